@@ -229,6 +229,10 @@ pub fn write_string(out: &mut Vec<u8>, v: &str) {
     write_buffer(out, v.as_bytes());
 }
 
+pub fn write_string_opt(out: &mut Vec<u8>, v: Option<&str>) {
+    write_buffer_opt(out, v.map(str::as_bytes));
+}
+
 pub fn write_vec<T: Encode>(out: &mut Vec<u8>, v: &[T]) {
     write_i32(out, v.len() as i32);
     for item in v {

@@ -5,7 +5,8 @@ use crate::jute::{self, Decode, DecodeError, Encode, Reader, Result};
 use crate::types::{Acl, Stat};
 
 /// Implements `Decode` and `Encode` for a struct whose fields are encoded in order.
-/// Field kinds: `i32`, `i64`, `bool`, `string`, `buffer`, `acls`, `strings`, `stat`.
+/// Field kinds: `i32`, `i64`, `bool`, `string`, `nstring` (a string that may be
+/// null on the wire), `buffer`, `acls`, `strings`, `stat`.
 macro_rules! record {
     ($(#[$meta:meta])* $name:ident { $($field:ident : $kind:ident),* $(,)? }) => {
         $(#[$meta])*
@@ -30,6 +31,7 @@ macro_rules! record {
     (@ty i64) => { i64 };
     (@ty bool) => { bool };
     (@ty string) => { String };
+    (@ty nstring) => { Option<String> };
     (@ty buffer) => { Vec<u8> };
     (@ty acls) => { Vec<Acl> };
     (@ty strings) => { Vec<String> };
@@ -38,6 +40,7 @@ macro_rules! record {
     (@min i64) => { 8 };
     (@min bool) => { 1 };
     (@min string) => { 4 };
+    (@min nstring) => { 4 };
     (@min buffer) => { 4 };
     (@min acls) => { 4 };
     (@min strings) => { 4 };
@@ -46,6 +49,7 @@ macro_rules! record {
     (@read $r:ident, i64) => { $r.read_i64()? };
     (@read $r:ident, bool) => { $r.read_bool()? };
     (@read $r:ident, string) => { $r.read_string()? };
+    (@read $r:ident, nstring) => { $r.read_string_opt()? };
     (@read $r:ident, buffer) => { $r.read_buffer()? };
     (@read $r:ident, acls) => { $r.read_vec::<Acl>()? };
     (@read $r:ident, strings) => { $r.read_vec::<String>()? };
@@ -54,6 +58,7 @@ macro_rules! record {
     (@write $o:ident, $v:expr, i64) => { jute::write_i64($o, *$v) };
     (@write $o:ident, $v:expr, bool) => { jute::write_bool($o, *$v) };
     (@write $o:ident, $v:expr, string) => { jute::write_string($o, $v) };
+    (@write $o:ident, $v:expr, nstring) => { jute::write_string_opt($o, $v.as_deref()) };
     (@write $o:ident, $v:expr, buffer) => { jute::write_buffer($o, $v) };
     (@write $o:ident, $v:expr, acls) => { jute::write_vec($o, $v) };
     (@write $o:ident, $v:expr, strings) => { jute::write_vec($o, $v) };
@@ -144,12 +149,18 @@ record!(MultiHeader {
     err: i32
 });
 record!(ErrorResponse { err: i32 });
-record!(ReconfigRequest {
-    joining_servers: string,
-    leaving_servers: string,
-    new_members: string,
-    cur_config_id: i64,
-});
+record!(
+    /// Each of the three server lists may be null: the Java client and zkCli send
+    /// null for the lists a `reconfig` does not use (an incremental `-add` has no
+    /// leaving servers and no new members), and ZooKeeper tells a null list
+    /// ("unchanged") from an empty one.
+    ReconfigRequest {
+        joining_servers: nstring,
+        leaving_servers: nstring,
+        new_members: nstring,
+        cur_config_id: i64,
+    }
+);
 record!(
     /// checkWatches and removeWatches share this layout.
     WatchesRequest { path: string, watcher_type: i32 }

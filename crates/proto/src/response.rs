@@ -109,10 +109,12 @@ impl Response {
     pub fn decode(op: OpCode, body: &[u8]) -> Result<Response> {
         let mut r = Reader::new(body);
         let resp = match op {
-            OpCode::Create | OpCode::CreateContainer => Response::Create {
+            OpCode::Create => Response::Create {
                 path: r.read_string()?,
             },
-            OpCode::Create2 | OpCode::CreateTtl => Response::Create2 {
+            // ZooKeeper answers createContainer and createTTL with a
+            // Create2Response (path and stat), as it does create2.
+            OpCode::Create2 | OpCode::CreateTtl | OpCode::CreateContainer => Response::Create2 {
                 path: r.read_string()?,
                 stat: Stat::decode(&mut r)?,
             },

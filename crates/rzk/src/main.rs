@@ -1,1 +1,118 @@
-fn main() {}
+//! `rzk`: the ZooKeeper-compatible coordination service.
+//!
+//! `rzk server [--config zoo.cfg]` runs a server. Without a file it listens on
+//! port 2181 on every address with `./data` as its data directory. SIGINT or
+//! SIGTERM shut it down gracefully: connections are closed, queued replies
+//! flushed.
+
+use clap::{Parser, Subcommand};
+use rzk_server::{Server, ServerConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "rzk",
+    version,
+    about = "A ZooKeeper-compatible coordination service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a server.
+    Server {
+        /// A ZooKeeper configuration file (zoo.cfg), used unchanged.
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match cli.command {
+        Command::Server { config } => server(config),
+    }
+}
+
+fn server(config_path: Option<PathBuf>) -> ExitCode {
+    let config = match config_path {
+        None => ServerConfig::default(),
+        Some(path) => match ServerConfig::from_file(&path) {
+            Ok(parsed) => {
+                for key in &parsed.unknown_keys {
+                    tracing::warn!("{}: unknown key {key:?} ignored", path.display());
+                }
+                parsed.config
+            }
+            Err(e) => {
+                tracing::error!("Invalid configuration: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("Cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match Server::bind(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("Cannot start the server: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match server.run(shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("rzk stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                tracing::error!("Server failed: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        tracing::info!("Signal received, shutting down");
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

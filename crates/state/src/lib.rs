@@ -12,9 +12,36 @@
 //!
 //! Watches are not state: `apply` returns watch *triggers* as data and the
 //! server's watch registry delivers them to local sessions.
+//!
+//! Code map:
+//! - [`entry`]: what is replicated (`Entry`, `Txn`, `WriteOp`) and what
+//!   applying it yields (`Applied`, `Reply`, `WatchTrigger`).
+//! - [`tree`]: `DataTree`, its state and its read API.
+//! - `ops`: one module per write (create, delete, setData, setACL, check,
+//!   multi, sessions, deleteContainer), doing ZooKeeper's validation in
+//!   ZooKeeper's order.
+//! - `store`: the mutation primitives (createNode, deleteNode, ...) that keep
+//!   indexes and quota usage in step and record undo steps for multi.
+//! - `node`: the znode record and the client's view of its Stat.
+//! - `path`: path validation and splitting.
+//! - [`acl`]: ACL checks, `fixupACL`, the digest and ip providers.
+//! - `ephemeral`: the ephemeralOwner encodings (session, container, TTL).
+//! - `quota`: `StatsTrack` and the quota-root trie.
+//! - `sessions`: live sessions and their ephemerals.
 
+pub mod acl;
+mod acl_cache;
 pub mod entry;
+mod ephemeral;
+mod node;
+mod ops;
+mod path;
+mod quota;
+mod sessions;
+mod store;
 pub mod tree;
 
+pub use acl::digest;
 pub use entry::{Applied, Entry, Reply, Txn, WatchTrigger, WriteOp};
+pub use ephemeral::{CONTAINER_OWNER, MAX_TTL_MS};
 pub use tree::{validate_path, DataTree, SessionInfo, StateConfig};

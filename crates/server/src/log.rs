@@ -1,0 +1,166 @@
+//! The ordered log: the only way the data tree changes.
+//!
+//! Connections, the session tracker and the container checker *propose* a
+//! [`Txn`]; a single sequencer task orders the proposals, stamps each with the
+//! next zxid and the wall-clock time, applies it to the tree, hands the watch
+//! triggers to the registry (which pushes events into connections' queues on
+//! the spot), closes the connections of sessions the entry ended, and answers
+//! the proposer through a oneshot.
+//!
+//! For now the log is local and in memory. The interface is [`LogHandle`]:
+//! `submit` returns as soon as the proposal has its place in the order (so one
+//! connection can pipeline many writes and they apply in submission order), and
+//! the receiver it returns yields the [`Applied`] outcome. Replication (openraft)
+//! replaces what is behind this handle, not its callers.
+
+use crate::control::CloseReason;
+use crate::limits::{LOG_BATCH_PROPOSALS_MAX, LOG_QUEUE_PROPOSALS_MAX};
+use crate::shared::Shared;
+use rzk_state::{Applied, Entry, Txn};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// The log is gone (server shutting down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogClosed;
+
+impl std::fmt::Display for LogClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the log is closed")
+    }
+}
+
+impl std::error::Error for LogClosed {}
+
+/// One proposal and where its outcome goes.
+#[derive(Debug)]
+pub struct Proposal {
+    txn: Txn,
+    done: oneshot::Sender<Applied>,
+}
+
+/// The proposing side of the log; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LogHandle {
+    tx: mpsc::Sender<Proposal>,
+}
+
+/// The ordering side, consumed by [`run_sequencer`].
+#[derive(Debug)]
+pub struct LogReceiver {
+    rx: mpsc::Receiver<Proposal>,
+}
+
+/// A new log: the handle to propose with and the receiver its sequencer runs on.
+pub fn channel() -> (LogHandle, LogReceiver) {
+    let (tx, rx) = mpsc::channel(LOG_QUEUE_PROPOSALS_MAX);
+    (LogHandle { tx }, LogReceiver { rx })
+}
+
+impl LogHandle {
+    /// Places `txn` in the order (waiting only while the queue is full) and
+    /// returns where its outcome will arrive. Proposals submitted one after the
+    /// other by one task are applied in that order.
+    pub async fn submit(&self, txn: Txn) -> Result<oneshot::Receiver<Applied>, LogClosed> {
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .send(Proposal { txn, done })
+            .await
+            .map_err(|_| LogClosed)?;
+        Ok(rx)
+    }
+
+    /// Submits and waits for the outcome.
+    pub async fn propose(&self, txn: Txn) -> Result<Applied, LogClosed> {
+        self.submit(txn).await?.await.map_err(|_| LogClosed)
+    }
+}
+
+/// An entry that changes nothing but takes its place (and zxid) in the log:
+/// ZooKeeper logs an error transaction for a write request that fails before
+/// validation (an undecodable body), and clients see that zxid.
+///
+/// Expressed as a DeleteContainer of the empty path, which the tree never
+/// finds deletable. A dedicated `Txn::Noop` in the state crate would say this
+/// better; this keeps the state API unchanged for now.
+pub fn no_op_txn() -> Txn {
+    Txn::DeleteContainer {
+        path: String::new(),
+    }
+}
+
+/// What the sequencer must do after releasing the core lock.
+struct AfterApply {
+    done: Vec<(oneshot::Sender<Applied>, Applied)>,
+    /// Sessions the batch ended, and whether by expiry.
+    ended: Vec<(i64, bool)>,
+}
+
+/// Orders and applies proposals until every handle is gone. Drains up to
+/// [`LOG_BATCH_PROPOSALS_MAX`] proposals per wakeup and applies them under one
+/// acquisition of the core lock.
+pub async fn run_sequencer(mut log: LogReceiver, shared: Arc<Shared>) {
+    let mut batch = Vec::with_capacity(LOG_BATCH_PROPOSALS_MAX);
+    let mut last_zxid = shared.core().tree.last_zxid();
+    // Runs for the server's lifetime: ends when the channel closes or the task
+    // is aborted at shutdown.
+    while log.rx.recv_many(&mut batch, LOG_BATCH_PROPOSALS_MAX).await > 0 {
+        let time_ms = shared.clock.wall_ms();
+        let after = apply_batch(&shared, &mut batch, &mut last_zxid, time_ms);
+        if !after.ended.is_empty() {
+            let mut sessions = shared.sessions();
+            for (session_id, _) in &after.ended {
+                sessions.remove(*session_id);
+            }
+        }
+        for (session_id, expired) in after.ended {
+            // A closeSession's own connection closes itself once the reply is
+            // out; an expired session's connection is cut here.
+            if expired {
+                shared
+                    .conns()
+                    .close_session(session_id, CloseReason::SessionExpired);
+            }
+        }
+        for (done, applied) in after.done {
+            // The proposer may have gone (connection closed): nothing to do.
+            let _ = done.send(applied);
+        }
+    }
+}
+
+fn apply_batch(
+    shared: &Shared,
+    batch: &mut Vec<Proposal>,
+    last_zxid: &mut i64,
+    time_ms: i64,
+) -> AfterApply {
+    let mut after = AfterApply {
+        done: Vec::with_capacity(batch.len()),
+        ended: Vec::new(),
+    };
+    let mut core = shared.core();
+    for proposal in batch.drain(..) {
+        let expiry = matches!(proposal.txn, Txn::ExpireSession { .. });
+        *last_zxid += 1;
+        let entry = Entry {
+            zxid: *last_zxid,
+            time_ms,
+            txn: proposal.txn,
+        };
+        let mut applied = core.tree.apply(&entry);
+        debug_assert_eq!(applied.zxid, entry.zxid);
+        // Events go into the connections' queues now, under the lock, before
+        // any reply that could reflect this entry.
+        core.watches.deliver(&applied.triggers);
+        applied.triggers.clear();
+        for warning in applied.warnings.drain(..) {
+            tracing::warn!("{warning}");
+        }
+        if let Some(session_id) = applied.ended_session {
+            after.ended.push((session_id, expiry));
+        }
+        after.done.push((proposal.done, applied));
+    }
+    after
+}

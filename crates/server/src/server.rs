@@ -1,0 +1,165 @@
+//! The listener: binds the client port, starts the background tasks (log
+//! sequencer, session expiry, container checker), accepts connections within
+//! `maxClientCnxns`, and shuts everything down in order.
+
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::conn_table::ConnEntry;
+use crate::control::{CloseReason, ConnControl};
+use crate::limits::{ACCEPT_ERROR_BACKOFF_MS, CLOSE_FLUSH_TIMEOUT_MS};
+use crate::log::{self, LogReceiver};
+use crate::session::{first_session_id, SessionTracker};
+use crate::shared::Shared;
+use crate::stats::ConnStats;
+use rzk_state::{DataTree, StateConfig};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+/// A bound, not yet running server.
+pub struct Server {
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    log_receiver: LogReceiver,
+}
+
+impl Server {
+    /// Creates the data directories and binds the client port (port 0 picks a
+    /// free one; `conf` then reports the real port).
+    pub async fn bind(mut config: ServerConfig) -> io::Result<Server> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        std::fs::create_dir_all(&config.data_log_dir)?;
+        let listener = TcpListener::bind(config.client_address()).await?;
+        config.client_port = listener.local_addr()?.port();
+        let clock = Clock::new();
+        let (log, log_receiver) = log::channel();
+        let tree = DataTree::new(StateConfig {
+            extended_types_enabled: config.extended_types_enabled,
+            reconfig_enabled: config.reconfig_enabled,
+            enforce_quota: config.enforce_quota,
+            skip_acl: config.skip_acl,
+        });
+        let sessions = SessionTracker::new(
+            u64::from(config.tick_time_ms),
+            first_session_id(clock.wall_ms(), config.my_id),
+        );
+        let shared = Arc::new(Shared::new(config, clock, log, tree, sessions));
+        Ok(Server {
+            shared,
+            listener,
+            log_receiver,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Serves until `shutdown` completes, then closes every connection and
+    /// stops the background tasks.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let Server {
+            shared,
+            listener,
+            log_receiver,
+        } = self;
+        let mut sequencer = tokio::spawn(log::run_sequencer(log_receiver, shared.clone()));
+        let background = [
+            tokio::spawn(crate::session::run_expiry(shared.clone())),
+            tokio::spawn(crate::container::run_container_checker(shared.clone())),
+        ];
+        tracing::info!(
+            "rzk serving clients on {} (Zookeeper version {})",
+            listener.local_addr()?,
+            crate::fourlw::VERSION
+        );
+        let mut connections = JoinSet::new();
+        let mut failure = None;
+        tokio::pin!(shutdown);
+        // Runs until shutdown: accept, reap finished connection tasks.
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                // The sequencer only ends by a bug (a panic while applying).
+                // The tree may be half-changed: stop rather than serve it.
+                ended = &mut sequencer => {
+                    let why = match ended {
+                        Err(e) if e.is_panic() => "panicked",
+                        _ => "ended",
+                    };
+                    tracing::error!("The log sequencer {why}; shutting down");
+                    failure = Some(io::Error::other(format!("log sequencer {why}")));
+                    break;
+                }
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => accept(&shared, &mut connections, stream, peer),
+                    Err(e) => {
+                        tracing::warn!("Error accepting new connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_BACKOFF_MS)).await;
+                    }
+                },
+            }
+        }
+        tracing::info!(
+            "Shutting down: closing {} connections",
+            shared.conns().len()
+        );
+        drop(listener);
+        shared.conns().close_all(&CloseReason::Shutdown);
+        let drain = async { while connections.join_next().await.is_some() {} };
+        let grace = Duration::from_millis(2 * CLOSE_FLUSH_TIMEOUT_MS);
+        if tokio::time::timeout(grace, drain).await.is_err() {
+            connections.abort_all();
+        }
+        sequencer.abort();
+        for task in background {
+            task.abort();
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Registers and spawns one accepted connection, or refuses it.
+fn accept(shared: &Arc<Shared>, tasks: &mut JoinSet<()>, stream: TcpStream, peer: SocketAddr) {
+    let control = Arc::new(ConnControl::new());
+    let stats = Arc::new(ConnStats::new(shared.clock.now_ms()));
+    let limit = shared.config.max_client_cnxns_per_ip;
+    let opened = shared
+        .conns()
+        .open(peer, limit, control.clone(), stats.clone());
+    match opened {
+        Ok(conn_id) => {
+            let entry = ConnEntry {
+                peer,
+                control,
+                stats,
+            };
+            tasks.spawn(crate::connection::serve(
+                shared.clone(),
+                stream,
+                conn_id,
+                entry,
+            ));
+        }
+        Err(refused) => {
+            // Dropping the stream closes it, as ZooKeeper's fastCloseSock.
+            tracing::warn!(
+                "Error accepting new connection: Too many connections from {} - max is {}",
+                peer.ip(),
+                refused.limit
+            );
+        }
+    }
+}

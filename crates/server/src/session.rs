@@ -1,0 +1,249 @@
+//! Session liveness: the tracker that decides when a session has been silent for
+//! longer than its timeout, and the task that turns that decision into an
+//! `ExpireSession` entry in the log.
+//!
+//! As ZooKeeper's `SessionTrackerImpl` and `ExpiryQueue`: each touch moves a
+//! session's deadline to `now + timeout` rounded up to the next tick, sessions
+//! sharing a deadline share a bucket, and the expiry task wakes every tick and
+//! takes the buckets whose time has come. Deadlines use the server's monotonic
+//! clock; the log decides what an expiry does.
+
+use crate::clock::java_date;
+use crate::shared::Shared;
+use rzk_state::Txn;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    timeout_ms: u64,
+    deadline_ms: u64,
+    /// Expiry has been proposed; touches no longer revive the session.
+    closing: bool,
+}
+
+/// Deadlines of the sessions this server is responsible for.
+#[derive(Debug)]
+pub struct SessionTracker {
+    tick_ms: u64,
+    sessions: HashMap<i64, Tracked>,
+    buckets: BTreeMap<u64, BTreeSet<i64>>,
+    next_id: i64,
+}
+
+/// ZooKeeper's `initializeNextSessionId`: the server id in the top byte, the
+/// clock in the next 40 bits, a counter below. `(now << 24) >>> 8` keeps the
+/// top byte free for the server id.
+pub fn first_session_id(wall_ms: i64, my_id: u64) -> i64 {
+    let time_part = ((wall_ms as u64) << 24) >> 8;
+    (time_part | (my_id << 56)) as i64
+}
+
+impl SessionTracker {
+    pub fn new(tick_ms: u64, first_id: i64) -> Self {
+        SessionTracker {
+            tick_ms: tick_ms.max(1),
+            sessions: HashMap::new(),
+            buckets: BTreeMap::new(),
+            next_id: first_id,
+        }
+    }
+
+    /// A fresh session id (never 0, never one that is tracked).
+    pub fn next_session_id(&mut self) -> i64 {
+        loop {
+            let id = self.next_id;
+            self.next_id = self.next_id.wrapping_add(1);
+            // i64::MIN is ZooKeeper's container ephemeral owner marker.
+            if id != 0 && id != i64::MIN && !self.sessions.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    fn round_up(&self, ms: u64) -> u64 {
+        (ms / self.tick_ms + 1) * self.tick_ms
+    }
+
+    /// Starts (or restarts) tracking a session with `timeout_ms`.
+    pub fn track(&mut self, session_id: i64, timeout_ms: u64, now_ms: u64) {
+        let deadline_ms = self.round_up(now_ms.saturating_add(timeout_ms));
+        if let Some(old) = self.sessions.insert(
+            session_id,
+            Tracked {
+                timeout_ms,
+                deadline_ms,
+                closing: false,
+            },
+        ) {
+            self.unbucket(session_id, old.deadline_ms);
+        }
+        self.buckets
+            .entry(deadline_ms)
+            .or_default()
+            .insert(session_id);
+    }
+
+    /// Records activity. `false` if the session is unknown or already expiring
+    /// (the caller treats it as expired).
+    pub fn touch(&mut self, session_id: i64, now_ms: u64) -> bool {
+        let Some(t) = self.sessions.get(&session_id).copied() else {
+            return false;
+        };
+        if t.closing {
+            return false;
+        }
+        let deadline_ms = self.round_up(now_ms.saturating_add(t.timeout_ms));
+        if deadline_ms != t.deadline_ms {
+            self.unbucket(session_id, t.deadline_ms);
+            self.buckets
+                .entry(deadline_ms)
+                .or_default()
+                .insert(session_id);
+            if let Some(t) = self.sessions.get_mut(&session_id) {
+                t.deadline_ms = deadline_ms;
+            }
+        }
+        true
+    }
+
+    /// A resumed session: new negotiated timeout, fresh deadline. `false` if it
+    /// is unknown or expiring.
+    pub fn revalidate(&mut self, session_id: i64, timeout_ms: u64, now_ms: u64) -> bool {
+        match self.sessions.get(&session_id) {
+            Some(t) if !t.closing => {
+                self.track(session_id, timeout_ms, now_ms);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn is_live(&self, session_id: i64) -> bool {
+        self.sessions.get(&session_id).is_some_and(|t| !t.closing)
+    }
+
+    pub fn remove(&mut self, session_id: i64) {
+        if let Some(t) = self.sessions.remove(&session_id) {
+            self.unbucket(session_id, t.deadline_ms);
+        }
+    }
+
+    fn unbucket(&mut self, session_id: i64, deadline_ms: u64) {
+        if let Some(set) = self.buckets.get_mut(&deadline_ms) {
+            set.remove(&session_id);
+            if set.is_empty() {
+                self.buckets.remove(&deadline_ms);
+            }
+        }
+    }
+
+    /// Takes the sessions whose deadline has passed and marks them closing.
+    pub fn take_expired(&mut self, now_ms: u64) -> Vec<(i64, u64)> {
+        let mut expired = Vec::new();
+        while let Some(entry) = self.buckets.first_entry() {
+            if *entry.key() > now_ms {
+                break;
+            }
+            for id in entry.remove() {
+                if let Some(t) = self.sessions.get_mut(&id) {
+                    t.closing = true;
+                    expired.push((id, t.timeout_ms));
+                }
+            }
+        }
+        expired
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// `dump`'s first section, as `ExpiryQueue.dump` prints it.
+    pub fn dump(&self, out: &mut String, wall_of: impl Fn(u64) -> i64) {
+        let _ = writeln!(
+            out,
+            "Session Sets ({})/({}):",
+            self.buckets.len(),
+            self.sessions.len()
+        );
+        for (deadline, ids) in &self.buckets {
+            let _ = writeln!(
+                out,
+                "{} expire at {}:",
+                ids.len(),
+                java_date(wall_of(*deadline))
+            );
+            for id in ids {
+                let _ = writeln!(out, "\t0x{:x}", id);
+            }
+        }
+    }
+}
+
+/// Wakes every tick, expires silent sessions by proposing `ExpireSession`.
+/// Runs until the server shuts down (the log closes).
+pub async fn run_expiry(shared: Arc<Shared>) {
+    let tick = Duration::from_millis(u64::from(shared.config.tick_time_ms.max(1)));
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let now_ms = shared.clock.now_ms();
+        let expired = shared.sessions().take_expired(now_ms);
+        for (session_id, timeout_ms) in expired {
+            let client = match shared.conns().peer_of_session(session_id) {
+                Some(peer) => peer.to_string(),
+                None => "(disconnected)".to_string(),
+            };
+            tracing::info!(
+                "Expiring session 0x{session_id:x}, timeout of {timeout_ms}ms exceeded, client {client}"
+            );
+            if shared
+                .log
+                .submit(Txn::ExpireSession { session_id })
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_like_zookeeper() {
+        let id = first_session_id(0x0123_4567_89ab, 1);
+        assert_eq!(id as u64 >> 56, 1);
+        assert_eq!(
+            (id as u64 >> 16) & 0xff_ffff_ffff,
+            0x0123_4567_89ab & 0xff_ffff_ffff
+        );
+        let mut t = SessionTracker::new(2000, 0);
+        assert_eq!(t.next_session_id(), 1, "0 is never handed out");
+    }
+
+    #[test]
+    fn deadlines_round_up_to_ticks_and_touch_extends() {
+        let mut t = SessionTracker::new(2000, 1);
+        t.track(7, 4000, 100);
+        assert!(t.take_expired(5999).is_empty());
+        assert!(t.touch(7, 3000));
+        assert!(t.take_expired(6000).is_empty(), "touched: deadline 8000");
+        assert_eq!(t.take_expired(8000), vec![(7, 4000)]);
+        assert!(!t.touch(7, 8001), "expiring sessions are not revived");
+        assert!(!t.revalidate(7, 4000, 8001));
+        t.remove(7);
+        assert!(t.is_empty());
+    }
+}

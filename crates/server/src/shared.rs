@@ -1,0 +1,80 @@
+//! What every task of the server shares, and the locks that guard it.
+//!
+//! `core` (the data tree and the watch registry, together) is a std `Mutex`
+//! because every critical section is short and never awaits: the sequencer
+//! applies a batch, a connection serves one read. Keeping the tree and the
+//! registry under one lock is what makes a read's watch registration and its
+//! reply atomic with respect to the writes that could fire it.
+//!
+//! Lock order, when more than one is needed: `core`, then `sessions`, then
+//! `conns`. Most paths take one at a time.
+
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::conn_table::ConnTable;
+use crate::log::LogHandle;
+use crate::session::SessionTracker;
+use crate::stats::ServerStats;
+use crate::watch::WatchRegistry;
+use rzk_state::DataTree;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The replicated tree and the local watches, locked together.
+#[derive(Debug)]
+pub struct Core {
+    pub tree: DataTree,
+    pub watches: WatchRegistry,
+}
+
+#[derive(Debug)]
+pub struct Shared {
+    pub config: ServerConfig,
+    pub clock: Clock,
+    pub log: LogHandle,
+    pub stats: Arc<ServerStats>,
+    /// ZooKeeper's text trace mask (`gtmk`/`stmk`); kept for the 4lw only.
+    pub trace_mask: AtomicU64,
+    core: Mutex<Core>,
+    sessions: Mutex<SessionTracker>,
+    conns: Mutex<ConnTable>,
+}
+
+/// ZooKeeper's default text trace mask (printed by `gtmk`).
+pub const DEFAULT_TRACE_MASK: u64 = 306;
+
+impl Shared {
+    pub fn new(
+        config: ServerConfig,
+        clock: Clock,
+        log: LogHandle,
+        tree: DataTree,
+        sessions: SessionTracker,
+    ) -> Self {
+        let watches = WatchRegistry::new(config.skip_acl);
+        Shared {
+            config,
+            clock,
+            log,
+            stats: Arc::new(ServerStats::default()),
+            trace_mask: AtomicU64::new(DEFAULT_TRACE_MASK),
+            core: Mutex::new(Core { tree, watches }),
+            sessions: Mutex::new(sessions),
+            conns: Mutex::new(ConnTable::default()),
+        }
+    }
+
+    /// A poisoned lock means a thread panicked mid-update; the data is still the
+    /// best we have and panics are bugs we log elsewhere, so keep serving.
+    pub fn core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn sessions(&self) -> MutexGuard<'_, SessionTracker> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn conns(&self) -> MutexGuard<'_, ConnTable> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,184 @@
+//! Counters the four-letter words report: per server (`srvr`, `mntr`) and per
+//! connection (`cons`, `stat`). Atomics, so the reader and writer halves of a
+//! connection update them without a lock; latencies take a small mutex.
+
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+
+/// Min/avg/max of request latencies in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Latency {
+    pub min_ms: u64,
+    pub max_ms: u64,
+    pub total_ms: u64,
+    pub count: u64,
+}
+
+impl Latency {
+    pub fn record(&mut self, ms: u64) {
+        if self.count == 0 || ms < self.min_ms {
+            self.min_ms = ms;
+        }
+        self.max_ms = self.max_ms.max(ms);
+        self.total_ms = self.total_ms.saturating_add(ms);
+        self.count += 1;
+    }
+
+    /// ZooKeeper's `AvgMinMaxCounter.getAvg`: a double rounded to 4 decimals,
+    /// printed as Java prints a double (`0.0`, `2.3571`).
+    pub fn avg_java(&self) -> String {
+        let avg = if self.count == 0 {
+            0.0
+        } else {
+            self.total_ms as f64 / self.count as f64
+        };
+        java_double((avg * 10_000.0).round() / 10_000.0)
+    }
+
+    /// Per-connection averages are integers in ZooKeeper.
+    pub fn avg_integer(&self) -> u64 {
+        self.total_ms.checked_div(self.count).unwrap_or(0)
+    }
+}
+
+/// Formats a double the way Java's `Double.toString` does for ordinary values.
+pub fn java_double(v: f64) -> String {
+    let s = format!("{v}");
+    if s.contains('.') || s.contains('e') || s.contains("inf") || s.contains("NaN") {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// Server-wide counters.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub packets_received: AtomicU64,
+    pub packets_sent: AtomicU64,
+    pub auth_failures: AtomicU64,
+    latency: Mutex<Latency>,
+}
+
+impl ServerStats {
+    pub fn record_latency(&self, ms: u64) {
+        self.latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(ms);
+    }
+
+    pub fn latency(&self) -> Latency {
+        *self.latency.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `srst`.
+    pub fn reset(&self) {
+        self.packets_received.store(0, Relaxed);
+        self.packets_sent.store(0, Relaxed);
+        *self.latency.lock().unwrap_or_else(|e| e.into_inner()) = Latency::default();
+    }
+}
+
+/// One connection's counters, shared by its reader, its writer and the
+/// connection table (for `cons`, `stat`, `dump`).
+#[derive(Debug)]
+pub struct ConnStats {
+    pub session_id: AtomicI64,
+    pub timeout_ms: AtomicI32,
+    pub established_wall_ms: AtomicI64,
+    pub packets_received: AtomicU64,
+    pub packets_sent: AtomicU64,
+    /// Requests read whose reply has not been written yet.
+    pub outstanding: AtomicUsize,
+    pub last_cxid: AtomicI64,
+    pub last_zxid: AtomicI64,
+    /// Monotonic server time of the last reply, in ms.
+    pub last_response_ms: AtomicU64,
+    pub last_latency_ms: AtomicU64,
+    /// Monotonic server time of the last frame received, in ms.
+    pub last_activity_ms: AtomicU64,
+    last_op: Mutex<&'static str>,
+    latency: Mutex<Latency>,
+}
+
+impl ConnStats {
+    pub fn new(now_ms: u64) -> Self {
+        ConnStats {
+            session_id: AtomicI64::new(0),
+            timeout_ms: AtomicI32::new(0),
+            established_wall_ms: AtomicI64::new(0),
+            packets_received: AtomicU64::new(0),
+            packets_sent: AtomicU64::new(0),
+            outstanding: AtomicUsize::new(0),
+            last_cxid: AtomicI64::new(-1),
+            last_zxid: AtomicI64::new(0),
+            last_response_ms: AtomicU64::new(0),
+            last_latency_ms: AtomicU64::new(0),
+            last_activity_ms: AtomicU64::new(now_ms),
+            last_op: Mutex::new("NA"),
+            latency: Mutex::new(Latency::default()),
+        }
+    }
+
+    /// Bookkeeping when a reply is produced (ZooKeeper's `updateStatsForResponse`).
+    pub fn record_reply(
+        &self,
+        xid: i32,
+        zxid: i64,
+        op: &'static str,
+        latency_ms: u64,
+        now_ms: u64,
+    ) {
+        if xid >= 0 {
+            self.last_cxid.store(i64::from(xid), Relaxed);
+        }
+        self.last_zxid.store(zxid, Relaxed);
+        self.last_response_ms.store(now_ms, Relaxed);
+        self.last_latency_ms.store(latency_ms, Relaxed);
+        *self.last_op.lock().unwrap_or_else(|e| e.into_inner()) = op;
+        self.latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(latency_ms);
+    }
+
+    pub fn last_op(&self) -> &'static str {
+        *self.last_op.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn latency(&self) -> Latency {
+        *self.latency.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `crst`.
+    pub fn reset(&self) {
+        self.packets_received.store(0, Relaxed);
+        self.packets_sent.store(0, Relaxed);
+        self.last_cxid.store(-1, Relaxed);
+        self.last_zxid.store(-1, Relaxed);
+        self.last_response_ms.store(0, Relaxed);
+        self.last_latency_ms.store(0, Relaxed);
+        *self.last_op.lock().unwrap_or_else(|e| e.into_inner()) = "NA";
+        *self.latency.lock().unwrap_or_else(|e| e.into_inner()) = Latency::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_style_averages() {
+        let mut l = Latency::default();
+        assert_eq!(l.avg_java(), "0.0");
+        for ms in [0, 9, 1, 0, 2, 1, 3] {
+            l.record(ms);
+        }
+        assert_eq!(l.min_ms, 0);
+        assert_eq!(l.max_ms, 9);
+        assert_eq!(l.avg_java(), "2.2857");
+        assert_eq!(l.avg_integer(), 2);
+        assert_eq!(java_double(1.0), "1.0");
+    }
+}

@@ -1,0 +1,24 @@
+//! setData. The parent is not touched (its cversion and pzxid stay).
+//! Order of checks: session, path syntax, NoNode, WRITE, quota, version.
+
+use rzk_proto::records::SetDataRequest;
+use rzk_proto::{ErrorCode, Perms, Stat};
+
+use super::{check_version, Ctx};
+use crate::path::validate_path;
+use crate::tree::DataTree;
+
+pub(crate) fn apply(
+    tree: &mut DataTree,
+    ctx: &Ctx<'_>,
+    req: &SetDataRequest,
+) -> Result<Stat, ErrorCode> {
+    ctx.check_session(tree)?;
+    validate_path(&req.path, false)?;
+    let node = tree.nodes.get(req.path.as_str()).ok_or(ErrorCode::NoNode)?;
+    tree.check_perm(&node.acl, Perms::WRITE, ctx.auth)?;
+    let (old_len, current_version) = (node.data.len(), node.stat.version);
+    tree.check_quota(&req.path, Some(old_len), req.data.len())?;
+    let version = check_version(current_version, req.version)?;
+    Ok(tree.set_node_data(&req.path, req.data.clone(), version, ctx.zxid, ctx.time_ms))
+}

@@ -1,0 +1,237 @@
+//! The mutation primitives: ZooKeeper's `DataTree.createNode`, `deleteNode`,
+//! `setData` and `setACL`, each keeping the derived bookkeeping (parent's
+//! children, ephemeral/container/TTL indexes, quota usage, data size) in step
+//! and recording how to undo itself, so a multi that fails half-way can be
+//! rolled back exactly.
+//!
+//! Validation is not done here: callers (`ops`) check everything first, so
+//! these functions only assert invariants that validation guarantees.
+
+mod quota;
+mod undo;
+
+pub use undo::Undo;
+
+use std::sync::Arc;
+
+use rzk_proto::{Acl, EventType, Stat};
+
+use crate::entry::WatchTrigger;
+use crate::ephemeral::EphemeralKind;
+use crate::node::{Node, StoredStat};
+use crate::path::{self, display_parent, java_len};
+use crate::tree::DataTree;
+
+impl DataTree {
+    /// Inserts `node` at `path` (its parent must exist) and adds it to the
+    /// indexes. Touches no Stat.
+    pub(crate) fn attach(&mut self, path: &str, node: Node) {
+        if path != "/" {
+            if let Some((parent, name)) = path::split_last(path) {
+                if let Some(p) = self.nodes.get_mut(DataTree::key(parent)) {
+                    p.children.insert(name.into());
+                }
+            }
+        }
+        match node.kind(self.extended()) {
+            EphemeralKind::Container => {
+                self.containers.insert(path.into());
+            }
+            EphemeralKind::Ttl(_) => {
+                self.ttls.insert(path.into());
+            }
+            EphemeralKind::Session(owner) => self.sessions.add_ephemeral(owner, path),
+            EphemeralKind::Persistent | EphemeralKind::Unknown => {}
+        }
+        self.data_size += java_len(path) + node.data.len() as u64;
+        self.nodes.insert(path.into(), node);
+    }
+
+    /// Removes the node at `path` from the map, its parent and the indexes.
+    pub(crate) fn detach(&mut self, path: &str) -> Option<Node> {
+        let node = self.nodes.remove(path)?;
+        if let Some((parent, name)) = path::split_last(path) {
+            if let Some(p) = self.nodes.get_mut(DataTree::key(parent)) {
+                p.children.remove(name);
+            }
+        }
+        match node.kind(self.extended()) {
+            EphemeralKind::Container => {
+                self.containers.remove(path);
+            }
+            EphemeralKind::Ttl(_) => {
+                self.ttls.remove(path);
+            }
+            EphemeralKind::Session(owner) => self.sessions.remove_ephemeral(owner, path),
+            EphemeralKind::Persistent | EphemeralKind::Unknown => {}
+        }
+        self.data_size = self
+            .data_size
+            .saturating_sub(java_len(path) + node.data.len() as u64);
+        self.acls.release(&node.acl);
+        Some(node)
+    }
+
+    fn trigger(&mut self, path: &str, event: EventType, acl: &Arc<[Acl]>) {
+        self.triggers.push(WatchTrigger {
+            path: path.to_owned(),
+            event,
+            acl: acl.to_vec(),
+        });
+    }
+
+    /// `DataTree.createNode`: adds the node, bumps the parent's (stored)
+    /// cversion and pzxid, updates quota usage, fires NodeCreated on the path
+    /// and NodeChildrenChanged on the parent. Returns the new node's Stat.
+    pub(crate) fn create_node(
+        &mut self,
+        path: &str,
+        data: Vec<u8>,
+        acl: &[Acl],
+        ephemeral_owner: i64,
+        zxid: i64,
+        time_ms: i64,
+    ) -> Stat {
+        let Some((parent, name)) = path::split_last(path) else {
+            debug_assert!(false, "create_node without a parent: {path}");
+            return Stat::default();
+        };
+        let parent_key = DataTree::key(parent);
+        let parent_acl = match self.nodes.get_mut(parent_key) {
+            Some(p) => {
+                self.undo.push(Undo::Stat {
+                    path: parent_key.into(),
+                    stat: p.stat,
+                });
+                // ZooKeeper only moves cversion/pzxid forward (the check matters
+                // when the cversion wraps at i32::MAX).
+                let cversion = p.stat.cversion.wrapping_add(1);
+                if cversion > p.stat.cversion {
+                    p.stat.cversion = cversion;
+                    p.stat.pzxid = zxid;
+                }
+                p.acl.clone()
+            }
+            None => {
+                debug_assert!(false, "create_node under a missing parent: {path}");
+                return Stat::default();
+            }
+        };
+        let acl = self.acls.intern(acl);
+        let data_len = data.len() as i64;
+        let node = Node::new(
+            data,
+            acl.clone(),
+            StoredStat::new(zxid, time_ms, ephemeral_owner),
+        );
+        let stat = node.client_stat(self.extended());
+        self.attach(path, node);
+        self.undo.push(Undo::Created { path: path.into() });
+
+        self.quota_after_create(parent, name, path, data_len);
+        self.trigger(path, EventType::NodeCreated, &acl);
+        self.trigger(
+            display_parent(parent),
+            EventType::NodeChildrenChanged,
+            &parent_acl,
+        );
+        stat
+    }
+
+    /// `DataTree.deleteNode`: removes a childless node, moves the parent's
+    /// pzxid forward (its stored cversion is untouched: clients see it grow
+    /// because it is reported as `2 * creations - children`), updates quota
+    /// usage, fires NodeDeleted on the path and NodeChildrenChanged on the
+    /// parent.
+    pub(crate) fn delete_node(&mut self, path: &str, zxid: i64) {
+        let Some((parent, name)) = path::split_last(path) else {
+            return;
+        };
+        let parent_key = DataTree::key(parent);
+        let parent_acl = match self.nodes.get_mut(parent_key) {
+            Some(p) => {
+                self.undo.push(Undo::Stat {
+                    path: parent_key.into(),
+                    stat: p.stat,
+                });
+                if zxid > p.stat.pzxid {
+                    p.stat.pzxid = zxid;
+                }
+                p.acl.clone()
+            }
+            None => return,
+        };
+        let Some(node) = self.detach(path) else {
+            return;
+        };
+        let acl = node.acl.clone();
+        let data_len = node.data.len() as i64;
+        self.undo.push(Undo::Deleted {
+            path: path.into(),
+            node,
+        });
+
+        self.quota_after_delete(parent, name, path, data_len);
+        self.trigger(path, EventType::NodeDeleted, &acl);
+        self.trigger(
+            display_parent(parent),
+            EventType::NodeChildrenChanged,
+            &parent_acl,
+        );
+    }
+
+    /// `DataTree.setData`: new data, version, mtime and mzxid; the parent is
+    /// not touched. Fires NodeDataChanged.
+    pub(crate) fn set_node_data(
+        &mut self,
+        path: &str,
+        data: Vec<u8>,
+        version: i32,
+        zxid: i64,
+        time_ms: i64,
+    ) -> Stat {
+        let extended = self.extended();
+        let Some(node) = self.nodes.get_mut(path) else {
+            return Stat::default();
+        };
+        let old_data = std::mem::replace(&mut node.data, data);
+        let old_stat = node.stat;
+        node.stat.version = version;
+        node.stat.mtime = time_ms;
+        node.stat.mzxid = zxid;
+        let stat = node.client_stat(extended);
+        let acl = node.acl.clone();
+        let new_len = node.data.len();
+        let old_len = old_data.len();
+        self.undo.push(Undo::Data {
+            path: path.into(),
+            data: old_data,
+            stat: old_stat,
+        });
+        self.data_size = (self.data_size + new_len as u64).saturating_sub(old_len as u64);
+
+        self.quota_after_set_data(path, new_len as i64 - old_len as i64);
+        self.trigger(path, EventType::NodeDataChanged, &acl);
+        stat
+    }
+
+    /// `DataTree.setACL`: new ACL and aversion. No watch fires.
+    pub(crate) fn set_node_acl(&mut self, path: &str, acl: &[Acl], aversion: i32) -> Stat {
+        let extended = self.extended();
+        let shared = self.acls.intern(acl);
+        let Some(node) = self.nodes.get_mut(path) else {
+            return Stat::default();
+        };
+        let old = std::mem::replace(&mut node.acl, shared);
+        let old_stat = node.stat;
+        node.stat.aversion = aversion;
+        let stat = node.client_stat(extended);
+        self.acls.release(&old);
+        self.undo.push(Undo::Acl {
+            path: path.into(),
+            acl: old,
+            stat: old_stat,
+        });
+        stat
+    }
+}

@@ -1,0 +1,83 @@
+//! The undo log: how to take back what the current entry changed.
+//!
+//! Only a multi ever rolls back (it validates each op against the tree as
+//! changed by the ops before it, like ZooKeeper's pending-change records, and
+//! must leave no trace if a later op fails). Every primitive records its undo
+//! step unconditionally; `ops::apply` clears the log after each entry.
+
+use std::sync::Arc;
+
+use rzk_proto::Acl;
+
+use crate::node::{Node, StoredStat};
+use crate::quota::PathTrie;
+use crate::tree::DataTree;
+
+#[derive(Debug, Clone)]
+pub enum Undo {
+    /// A node was created: detach it.
+    Created { path: Box<str> },
+    /// A node was deleted: attach it again.
+    Deleted { path: Box<str>, node: Node },
+    /// A node's stored stat changed (a parent's cversion/pzxid).
+    Stat { path: Box<str>, stat: StoredStat },
+    /// A node's data and stat changed (setData, or quota usage rewritten).
+    Data {
+        path: Box<str>,
+        data: Vec<u8>,
+        stat: StoredStat,
+    },
+    /// A node's ACL and stat changed.
+    Acl {
+        path: Box<str>,
+        acl: Arc<[Acl]>,
+        stat: StoredStat,
+    },
+    /// The set of quota roots changed.
+    Quotas(Box<PathTrie>),
+}
+
+impl DataTree {
+    /// Undoes every change recorded since the log was last cleared, newest
+    /// first, and drops the triggers those changes produced.
+    pub(crate) fn rollback(&mut self) {
+        while let Some(step) = self.undo.pop() {
+            match step {
+                Undo::Created { path } => {
+                    self.detach(&path);
+                }
+                Undo::Deleted { path, node } => {
+                    let node = Node {
+                        acl: self.acls.intern(&node.acl),
+                        ..node
+                    };
+                    self.attach(&path, node);
+                }
+                Undo::Stat { path, stat } => {
+                    if let Some(n) = self.nodes.get_mut(&*path) {
+                        n.stat = stat;
+                    }
+                }
+                Undo::Data { path, data, stat } => {
+                    if let Some(n) = self.nodes.get_mut(&*path) {
+                        let new_len = n.data.len() as u64;
+                        self.data_size =
+                            (self.data_size + data.len() as u64).saturating_sub(new_len);
+                        n.data = data;
+                        n.stat = stat;
+                    }
+                }
+                Undo::Acl { path, acl, stat } => {
+                    let acl = self.acls.intern(&acl);
+                    if let Some(n) = self.nodes.get_mut(&*path) {
+                        let replaced = std::mem::replace(&mut n.acl, acl);
+                        n.stat = stat;
+                        self.acls.release(&replaced);
+                    }
+                }
+                Undo::Quotas(trie) => self.quotas = *trie,
+            }
+        }
+        self.triggers.clear();
+    }
+}
