@@ -29,7 +29,9 @@ use rzk_proto::frame::{self, parse_frame_len};
 use rzk_proto::records::{
     AddWatchRequest, AuthPacket, ConnectRequest, ConnectResponse, ReplyHeader, WatcherEvent,
 };
-use rzk_proto::{Decode, DecodeError, Encode, ErrorCode, OpCode, Reader, Request, RequestFrame, Response};
+use rzk_proto::{
+    Decode, DecodeError, Encode, ErrorCode, OpCode, Reader, Request, RequestFrame, Response,
+};
 
 /// Largest frame this client accepts from a server (ZooKeeper's default
 /// `jute.maxbuffer` plus room for the reply header).
@@ -403,7 +405,11 @@ impl RawClient {
     /// Writes bytes as they are (no framing). A write error means the server has
     /// closed the connection.
     pub fn raw_write(&mut self, bytes: &[u8]) -> Result<()> {
-        match self.stream.write_all(bytes).and_then(|_| self.stream.flush()) {
+        match self
+            .stream
+            .write_all(bytes)
+            .and_then(|_| self.stream.flush())
+        {
             Ok(()) => Ok(()),
             Err(e) if is_disconnect(&e) => {
                 self.closed = true;
@@ -487,7 +493,9 @@ impl RawClient {
                 self.rbuf.extend_from_slice(&chunk[..n]);
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
                 Err(ClientError::Timeout)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
