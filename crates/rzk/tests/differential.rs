@@ -49,7 +49,84 @@ use rzk_proto::{Acl, ErrorCode, OpCode, Request};
 
 /// Scenarios where rzk knowingly differs from Apache ZooKeeper: name → reason.
 /// Keep in sync with the table in `docs/DIFFERENTIAL.md`.
-const DEVIATIONS: &[(&str, &str)] = &[];
+const DEVIATIONS: &[(&str, &str)] = &[
+    (
+        "check/standalone_opcode",
+        "ZooKeeper 3.8.0 never answers a successful standalone `check` (opcode 13), leaving the client waiting until its session times out; rzk answers Ok and, like every write, the check consumes a zxid.",
+    ),
+    (
+        "paths/relative",
+        "checkWatches on a relative path: ZooKeeper 3.8.0's path-parent iterator fails on it and the request answers MarshallingError; rzk looks the path up in the session's watch table like any other path.",
+    ),
+    (
+        "paths/empty",
+        "checkWatches on the empty path after watches were set on it: ZooKeeper 3.8.0's path-parent iterator yields nothing for \"\" and answers NoWatcher though the session holds a watch there; rzk finds the watch.",
+    ),
+    (
+        "acl/world_write_only",
+        "exists on a node the caller may not READ answers NoAuth, as ZooKeeper 3.8.4+ and 3.9 do (FinalRequestProcessor checks READ since the 3.8.4 security fix); 3.8.0 returned the Stat.",
+    ),
+    (
+        "acl/world_create_only",
+        "exists needs READ, as in ZooKeeper 3.8.4+ (see acl/world_write_only).",
+    ),
+    (
+        "acl/world_delete_only",
+        "exists needs READ, as in ZooKeeper 3.8.4+ (see acl/world_write_only).",
+    ),
+    (
+        "acl/world_admin_only",
+        "exists needs READ, as in ZooKeeper 3.8.4+ (see acl/world_write_only).",
+    ),
+    (
+        "acl/world_none",
+        "exists needs READ, as in ZooKeeper 3.8.4+ (see acl/world_write_only).",
+    ),
+    (
+        "watch/persistent_on_node",
+        "checkWatches/removeWatches accept the Persistent (4) and PersistentRecursive (5) watcher types as ZooKeeper 3.9 does; 3.8.0 answers MarshallingError for them, so a client cannot check or remove a persistent watch by type.",
+    ),
+    (
+        "watch/persistent_recursive",
+        "Watcher types 4 and 5 accepted by checkWatches/removeWatches, as in ZooKeeper 3.9 (see watch/persistent_on_node).",
+    ),
+    (
+        "watch/persistent_plus_standard_same_node",
+        "A one-shot watch firing on a path does not remove the same session's persistent watch there (ZooKeeper 3.8.0 bug: the persistent watch silently vanishes and later changes are missed; fixed in 3.9).",
+    ),
+    (
+        "watch/addwatch_twice_and_mode_switch",
+        "Watch modes on one path coexist per session as in ZooKeeper 3.9; in 3.8.0 adding a one-shot watch downgrades an existing persistent one.",
+    ),
+    (
+        "removewatches/persistent",
+        "removeWatches with type Persistent (4) works, as in ZooKeeper 3.9; 3.8.0 answers MarshallingError and Data-type removal drops persistent watches.",
+    ),
+    (
+        "removewatches/persistent_recursive",
+        "removeWatches with type PersistentRecursive (5) works, as in ZooKeeper 3.9 (see removewatches/persistent).",
+    ),
+    (
+        "removewatches/any_with_persistent",
+        "removeWatches Any removes persistent watches too and Data/Children touch only one-shot watches, as in ZooKeeper 3.9.",
+    ),
+    (
+        "removewatches/other_sessions_watch",
+        "checkWatches answers for the calling session's own watches only; ZooKeeper 3.8.0 answers Ok when any other session watches the path.",
+    ),
+    (
+        "setwatches2/persistent_lists",
+        "Persistent watches re-sent by setWatches2 keep their mode alongside one-shot watches on the same path, as in ZooKeeper 3.9 (see watch/addwatch_twice_and_mode_switch).",
+    ),
+    (
+        "session/resume_wrong_password",
+        "A reconnect with the right session id but a wrong password is refused without touching the session's live connection; ZooKeeper 3.8.0 first cuts the live connection, so anyone who knows a session id can disconnect its owner.",
+    ),
+    (
+        "raw/opcode_create_session_-10",
+        "A createSession opcode (-10) sent after the handshake answers Unimplemented and closes the connection; ZooKeeper 3.8.0 answers with a second connect response for the same session, which no client sends or expects.",
+    ),
+];
 
 /// One scenario: a name (`area/what`), the server configuration it needs, and
 /// the steps.
