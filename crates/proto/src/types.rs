@@ -76,9 +76,13 @@ impl Id {
 impl Decode for Id {
     const MIN_ENCODED_BYTES: usize = 8;
     fn decode(r: &mut Reader<'_>) -> Result<Self> {
+        // Java reads a null string as null, and ZooKeeper ignores the id of an
+        // `auth` ACL entry; kazoo sends `auth:` with a null id. Reading null as
+        // empty keeps those requests working (an empty scheme is still refused
+        // later, as an unknown scheme: InvalidACL).
         Ok(Id {
-            scheme: r.read_string()?,
-            id: r.read_string()?,
+            scheme: r.read_string_opt()?.unwrap_or_default(),
+            id: r.read_string_opt()?.unwrap_or_default(),
         })
     }
 }
@@ -127,5 +131,21 @@ impl Encode for Acl {
     fn encode(&self, out: &mut Vec<u8>) {
         jute::write_i32(out, self.perms);
         self.id.encode(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_id_strings_read_as_empty() {
+        // perms, scheme "auth", id null: what kazoo sends for make_acl("auth", "").
+        let mut bytes = Vec::new();
+        jute::write_i32(&mut bytes, crate::Perms::ALL);
+        jute::write_string(&mut bytes, "auth");
+        jute::write_i32(&mut bytes, -1);
+        let acl = Acl::decode_all(&bytes).unwrap();
+        assert_eq!(acl.id, Id::new("auth", ""));
     }
 }
