@@ -393,7 +393,10 @@ impl Connection {
             PendingWrite::CloseSession => Txn::CloseSession {
                 session_id: self.session_id,
             },
-            PendingWrite::Failed { .. } => crate::log::no_op_txn(),
+            PendingWrite::Failed { err, .. } => Txn::Error {
+                session_id: self.session_id,
+                err,
+            },
         };
         self.shared
             .log

@@ -76,19 +76,6 @@ impl LogHandle {
     }
 }
 
-/// An entry that changes nothing but takes its place (and zxid) in the log:
-/// ZooKeeper logs an error transaction for a write request that fails before
-/// validation (an undecodable body), and clients see that zxid.
-///
-/// Expressed as a DeleteContainer of the empty path, which the tree never
-/// finds deletable. A dedicated `Txn::Noop` in the state crate would say this
-/// better; this keeps the state API unchanged for now.
-pub fn no_op_txn() -> Txn {
-    Txn::DeleteContainer {
-        path: String::new(),
-    }
-}
-
 /// What the sequencer must do after releasing the core lock.
 struct AfterApply {
     done: Vec<(oneshot::Sender<Applied>, Applied)>,

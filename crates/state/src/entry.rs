@@ -39,6 +39,10 @@ pub enum Txn {
         auth: Vec<Id>,
         op: WriteOp,
     },
+    /// A write that failed before it could be validated (for example an
+    /// undecodable body). It changes nothing but takes its zxid, as ZooKeeper's
+    /// error transaction does, so zxids stay in step with ZooKeeper's.
+    Error { session_id: i64, err: ErrorCode },
     /// The container/TTL checker found `path` deletable (an empty container that
     /// once had a child, or an expired TTL node). Re-checked at apply time.
     DeleteContainer { path: String },

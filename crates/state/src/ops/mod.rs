@@ -61,6 +61,7 @@ pub(crate) fn apply(tree: &mut DataTree, entry: &Entry) -> Applied {
             session::close(tree, *session_id, entry.zxid)
         }
         Txn::DeleteContainer { path } => container::delete(tree, path, entry.zxid, entry.time_ms),
+        Txn::Error { err, .. } => Reply::error(*err),
         Txn::Write {
             session_id,
             auth,
