@@ -2,27 +2,14 @@
 //! `digest` and `ip` authentication providers behind `addauth`, the `super`
 //! identity from `superDigest`, and the READ check that filters watch events.
 //!
-//! The state machine has its own ACL code for the decisions that are replicated;
-//! the server needs the same rules for what is local to a connection (which
-//! identities it holds, which events it may see), so they are restated here in
-//! the few lines they take.
+//! The ACL rules and the digest function themselves live in the state crate
+//! (`rzk_state::acl`), so replicated decisions and connection-local ones (which
+//! events a session may see) cannot drift apart.
 
-use base64::Engine;
 use rzk_proto::records::ClientInfo;
 use rzk_proto::{Acl, Id};
-use sha1::{Digest, Sha1};
+use rzk_state::digest;
 use std::net::IpAddr;
-
-/// `DigestAuthenticationProvider.generateDigest`: `user:base64(sha1(user:password))`,
-/// where `user` is everything before the first colon (the whole text if none).
-pub fn digest(user_password: &str) -> String {
-    let user = user_password.split(':').next().unwrap_or("");
-    let hash = Sha1::digest(user_password.as_bytes());
-    format!(
-        "{user}:{}",
-        base64::engine::general_purpose::STANDARD.encode(hash)
-    )
-}
 
 /// The identity a connection has before any `addauth`: `ip:<client address>`.
 pub fn ip_identity(peer: IpAddr) -> Id {
@@ -91,58 +78,11 @@ pub fn client_infos(auth: &[Id]) -> Vec<ClientInfo> {
         .collect()
 }
 
-/// `ZooKeeperServer.checkACL` for one permission: an empty ACL, `super`, or
-/// `skipACL` allow everything; otherwise an entry granting `perm` must match.
+/// Whether `auth` may use `perm` on a node with `acl`: the state machine's
+/// `checkACL` rules (one implementation for replicated and local decisions),
+/// plus `skipACL`.
 pub fn acl_allows(acl: &[Acl], perm: i32, auth: &[Id], skip_acl: bool) -> bool {
-    if skip_acl || acl.is_empty() || auth.iter().any(|id| id.scheme == "super") {
-        return true;
-    }
-    acl.iter().filter(|a| a.perms & perm != 0).any(|a| {
-        let acl_id = &a.id;
-        if acl_id.scheme == "world" && acl_id.id == "anyone" {
-            return true;
-        }
-        auth.iter()
-            .filter(|id| id.scheme == acl_id.scheme)
-            .any(|id| match acl_id.scheme.as_str() {
-                "digest" => id.id == acl_id.id,
-                "ip" => ip_matches(&id.id, &acl_id.id),
-                _ => false,
-            })
-    })
-}
-
-/// `IPAuthenticationProvider.matches`: `addr` or `addr/bits`, IPv4 only (as
-/// ZooKeeper 3.8, whose IPv6 support is a TODO).
-fn ip_matches(client: &str, acl_expr: &str) -> bool {
-    let (addr, bits) = match acl_expr.split_once('/') {
-        Some((a, b)) => match b.parse::<u32>() {
-            Ok(bits) if bits <= 32 => (a, bits),
-            _ => return false,
-        },
-        None => (acl_expr, 32),
-    };
-    let (Some(acl_addr), Some(client_addr)) = (ipv4_bits(addr), ipv4_bits(client)) else {
-        return false;
-    };
-    let mask = if bits == 0 {
-        0
-    } else {
-        u32::MAX << (32 - bits)
-    };
-    acl_addr & mask == client_addr & mask
-}
-
-/// Java's lenient dotted quad: four decimal parts, each 0..=255.
-fn ipv4_bits(text: &str) -> Option<u32> {
-    let mut value: u32 = 0;
-    let mut parts = 0;
-    for part in text.split('.') {
-        let byte: u8 = part.parse().ok()?;
-        value = (value << 8) | u32::from(byte);
-        parts += 1;
-    }
-    (parts == 4).then_some(value)
+    skip_acl || rzk_state::acl::check(acl, perm, auth).is_ok()
 }
 
 #[cfg(test)]
