@@ -424,17 +424,23 @@ fn differential() {
     let mut mismatches = Vec::new();
     let mut allowed = Vec::new();
     let mut harness_bugs = Vec::new();
+    let mut stale = Vec::new();
     for (k, (_, s)) in selected.iter().enumerate() {
         let (a, a_panicked) = &oracle.transcripts[k];
         let (b, _) = &tested.transcripts[k];
         if *a_panicked {
             harness_bugs.push(s.name);
         }
+        let listed = DEVIATIONS.iter().find(|(n, _)| *n == s.name);
         if a != b {
-            match DEVIATIONS.iter().find(|(n, _)| *n == s.name) {
+            match listed {
                 Some((_, reason)) if !strict => allowed.push((s.name, *reason, diff(a, b))),
                 _ => mismatches.push((s.name, diff(a, b))),
             }
+        } else if listed.is_some() && !strict {
+            // A deviation that no longer differs must leave the list, so the list
+            // (and docs/DIFFERENTIAL.md) always says exactly where rzk differs.
+            stale.push(s.name);
         }
     }
     for (name, d) in &mismatches {
@@ -463,6 +469,10 @@ fn differential() {
     assert!(
         harness_bugs.is_empty(),
         "scenario code panicked against Apache ZooKeeper (harness bug): {harness_bugs:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "listed in DEVIATIONS but no longer differing (remove them here and in docs/DIFFERENTIAL.md): {stale:?}"
     );
     assert!(
         mismatches.is_empty(),

@@ -14,6 +14,8 @@
 //! server's watch registry delivers them to local sessions.
 //!
 //! Code map:
+//! - [`codec`]: the versioned binary form of `Entry` and `Txn` (what the
+//!   durable log stores).
 //! - [`entry`]: what is replicated (`Entry`, `Txn`, `WriteOp`) and what
 //!   applying it yields (`Applied`, `Reply`, `WatchTrigger`).
 //! - [`tree`]: `DataTree`, its state and its read API.
@@ -31,6 +33,7 @@
 
 pub mod acl;
 mod acl_cache;
+pub mod codec;
 pub mod entry;
 mod ephemeral;
 mod node;
@@ -42,6 +45,7 @@ mod store;
 pub mod tree;
 
 pub use acl::digest;
+pub use codec::CodecError;
 pub use entry::{Applied, Entry, Reply, Txn, WatchTrigger, WriteOp};
 pub use ephemeral::{CONTAINER_OWNER, MAX_TTL_MS};
 pub use tree::{validate_path, DataTree, SessionInfo, StateConfig};

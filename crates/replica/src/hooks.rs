@@ -1,0 +1,53 @@
+//! The two things the replica asks of the server that owns the data tree.
+//!
+//! The replica decides *what* is applied and *when* (committed entries, in log
+//! order, each with its zxid and leader-stamped time); the server decides what
+//! applying means beyond the tree: delivering watch events to its local
+//! sessions, dropping connections of ended sessions, logging warnings. Keeping
+//! that in the server keeps this crate free of connections and watches, and
+//! lets the server keep one lock around the tree and the watch registry.
+
+use std::io;
+
+use rzk_state::{Applied, Entry};
+
+/// Applies committed entries to the server's state.
+///
+/// Called by the raft state machine worker only, one batch at a time, in log
+/// order, never concurrently with itself or with [`SnapshotSource::install`].
+pub trait ApplyHook: Send + Sync + 'static {
+    /// Applies `batch` in order and returns one [`Applied`] per entry, in the
+    /// same order.
+    ///
+    /// Contract (the replica relies on it):
+    /// - watch events an entry triggers are queued on the watchers' connections
+    ///   before this returns: the replica releases the proposer's reply only
+    ///   after, which is how a client sees an event before any reply that
+    ///   reflects the change;
+    /// - it is deterministic in the entries (the tree never reads a clock);
+    /// - it does not block on the network or on the raft handle (it runs on the
+    ///   apply path; a blocking hook stalls every write).
+    fn apply(&self, batch: &[Entry]) -> Vec<Applied>;
+}
+
+/// A consistent copy of the state, to be encoded off the apply path.
+pub type SnapshotJob = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
+
+/// Builds and installs snapshots of the server's state.
+///
+/// The byte format belongs to the state crate (`rzk_state` snapshot module);
+/// the replica only stores and ships the bytes, with raft's metadata (last log
+/// id, membership) beside them.
+pub trait SnapshotSource: Send + Sync + 'static {
+    /// Captures the state as of the last entry applied. Called on the apply path
+    /// between two batches, so what it captures is exactly the state at the
+    /// snapshot's last log id; it should be quick (for example clone the tree)
+    /// and leave the expensive encoding to the returned job, which runs on
+    /// another task while applying goes on.
+    fn freeze(&self) -> SnapshotJob;
+
+    /// Replaces the whole state with the snapshot in `bytes` (a follower that
+    /// fell too far behind, or a fresh server joining). Called on the apply
+    /// path. An error leaves the server unable to go on (raft stops).
+    fn install(&self, bytes: &[u8]) -> io::Result<()>;
+}

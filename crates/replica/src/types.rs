@@ -1,0 +1,153 @@
+//! What the raft log carries and how a log position becomes a zxid.
+//!
+//! A log entry's application payload is a [`Request`]: the [`Txn`] a server
+//! proposed, the wall time the leader stamped on it, and the [`Origin`] that
+//! lets the proposing server find its waiting client when the entry is applied.
+//! The zxid is not in the payload: it is the entry's raft log index
+//! ([`zxid_of`]), known identically on every server once the entry has a place
+//! in the log.
+
+use openraft::impls::leader_id_std;
+use serde::{Deserialize, Serialize};
+
+use rzk_state::Txn;
+
+use crate::txn_codec;
+
+/// A server's id in the ensemble: `N` of `server.N` in zoo.cfg (`myid`).
+pub type NodeId = u64;
+
+openraft::declare_raft_types!(
+    /// openraft's type parameters for rzk.
+    ///
+    /// - `leader_id_std`: one leader per term, as ZooKeeper has one leader per
+    ///   epoch (and log ids stay `(term, index)`).
+    /// - `Node = BasicNode`: a peer's `host:port` for raft traffic, taken from
+    ///   `server.N=host:peerPort:electionPort`.
+    /// - `Responder`: a boxed callback, so a proposal that fails before it
+    ///   commits (leadership lost, shutdown) releases its waiting client at once;
+    ///   replies to committed entries travel through [`crate::pending`].
+    pub TypeConfig:
+        D = Request,
+        R = Committed,
+        NodeId = NodeId,
+        Node = openraft::BasicNode,
+        Term = u64,
+        LeaderId = leader_id_std::LeaderId<u64, NodeId>,
+        Vote = openraft::impls::Vote<Self::LeaderId>,
+        Responder<T> = crate::pending::CallbackResponder<T> where T: openraft::OptionalSend + 'static,
+);
+
+/// openraft's log id for rzk's type config.
+pub type LogId = openraft::alias::LogIdOf<TypeConfig>;
+/// A raft log entry for rzk's type config.
+pub type RaftEntry = openraft::alias::EntryOf<TypeConfig>;
+/// The raft handle, with rzk's state machine adapter.
+pub type Raft = openraft::Raft<TypeConfig, crate::state_machine::StateMachine>;
+/// A snapshot's bytes, shared between the stored snapshot and senders.
+pub type SnapshotBytes = std::sync::Arc<[u8]>;
+
+/// The zxid of the entry at `log_id`: its raft log index.
+///
+/// Why the index alone, rather than ZooKeeper's `(epoch << 32) | counter`:
+/// - it is strictly increasing in commit order and identical on every server by
+///   construction (raft log indexes are), which is all a client relies on
+///   (clients only compare zxids: `lastZxidSeen` on reconnect, `setWatches`);
+/// - it never overflows (2^63 entries), whereas a 32-bit per-epoch counter
+///   forces an election when it wraps (ZOOKEEPER-1277), and openraft's index is
+///   global, not per term, so `(term << 32) | index` would not even be monotone
+///   once the index passed 2^32;
+/// - a snapshot's zxid is its `last_log_id.index`, with no extra state to keep.
+///
+/// Entries openraft writes itself (the blank entry each new leader appends,
+/// membership changes) consume an index but never reach the tree: zxids seen
+/// by clients have gaps there, as ZooKeeper's do at an epoch change, and
+/// `DataTree::last_zxid` is the index of the last *rzk* entry applied.
+pub fn zxid_of(log_id: &LogId) -> i64 {
+    // Indexes start at 0 (openraft's initial membership entry) and grow by one
+    // per entry; i64::MAX entries is beyond any deployment.
+    i64::try_from(log_id.index).unwrap_or(i64::MAX)
+}
+
+/// Which server proposed an entry, and which of its proposals it is. Only the
+/// proposing server acts on it: when it applies the entry, it hands the outcome
+/// to the client waiting for proposal `seq`.
+///
+/// `incarnation` distinguishes restarts of the same server: an entry proposed
+/// before a restart must never answer a proposal made after it, even if the
+/// sequence numbers coincide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub node_id: NodeId,
+    pub incarnation: u64,
+    pub seq: u64,
+}
+
+/// The application payload of a raft log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// Wall-clock milliseconds stamped by the leader when it accepted the
+    /// proposal. Apply uses this, never a clock, so every server computes the
+    /// same mtime/ctime and TTL decisions.
+    pub time_ms: i64,
+    pub origin: Option<Origin>,
+    #[serde(with = "serde_txn")]
+    pub txn: Txn,
+}
+
+impl std::fmt::Display for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.txn {
+            Txn::CreateSession { .. } => "createSession",
+            Txn::CloseSession { .. } => "closeSession",
+            Txn::ExpireSession { .. } => "expireSession",
+            Txn::Write { .. } => "write",
+            Txn::Error { .. } => "error",
+            Txn::DeleteContainer { .. } => "deleteContainer",
+        };
+        write!(f, "{kind}@{}", self.time_ms)
+    }
+}
+
+/// What openraft hands back to a `client_write` caller on the leader: the zxid
+/// the entry took. The full outcome (`rzk_state::Applied`) goes to the waiting
+/// client through [`crate::pending`], on whichever server proposed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Committed {
+    pub zxid: i64,
+}
+
+/// `Txn` has no serde impls (the state crate has no serde dependency); it
+/// crosses serde as one byte string in [`txn_codec`]'s encoding.
+mod serde_txn {
+    use super::*;
+    use serde::de::{Error as _, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(txn: &Txn, s: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        txn_codec::encode_txn(txn, &mut bytes);
+        s.serialize_bytes(&bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Txn, D::Error> {
+        struct TxnBytes;
+        impl<'de> Visitor<'de> for TxnBytes {
+            type Value = Txn;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an encoded txn")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Txn, E> {
+                txn_codec::decode_txn(v).map_err(E::custom)
+            }
+            fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<Txn, E> {
+                self.visit_bytes(v)
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Txn, E> {
+                self.visit_bytes(&v)
+            }
+        }
+        d.deserialize_bytes(TxnBytes)
+            .map_err(|e| D::Error::custom(format_args!("txn: {e}")))
+    }
+}
