@@ -31,6 +31,11 @@ impl AclCache {
         }
     }
 
+    /// Every distinct list, in `Ord` order (for snapshots).
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<[Acl]>> {
+        self.lists.iter()
+    }
+
     pub fn len(&self) -> usize {
         self.lists.len()
     }

@@ -208,6 +208,90 @@ impl PathTrie {
         Some(format!("/{}", walked[..depth].join("/")))
     }
 
+    /// Whether the trie's root itself is marked (possible only through a
+    /// quota path whose components are all blank). For snapshots.
+    pub fn root_marked(&self) -> bool {
+        self.root.property
+    }
+
+    /// Every trie node below the root, parents before children and siblings
+    /// in name order, as (depth >= 1, name, marked as a quota root). For
+    /// snapshots: the trie is not derivable from the tree (deleting a quota
+    /// root drops the roots below it although their limit nodes remain), so
+    /// it is stored exactly. Iterative: a deep trie cannot overflow the stack.
+    pub fn preorder(&self) -> Vec<(usize, &str, bool)> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.root.children.iter()];
+        while let Some(level) = stack.last_mut() {
+            match level.next() {
+                Some((name, node)) => {
+                    out.push((stack.len(), name.as_str(), node.property));
+                    stack.push(node.children.iter());
+                }
+                None => {
+                    stack.pop();
+                }
+            }
+        }
+        out
+    }
+
+    /// The trie that [`PathTrie::preorder`] and [`PathTrie::root_marked`]
+    /// describe. `None` unless `entries` is exactly such a preorder (depths
+    /// step down or up by at most one, siblings strictly increasing, names
+    /// that `components` could have produced), so a corrupt list can never
+    /// build a trie that `add` could not have.
+    pub fn from_preorder(
+        root_marked: bool,
+        entries: impl IntoIterator<Item = (usize, String, bool)>,
+    ) -> Option<PathTrie> {
+        // stack[i]: the open node at depth i (with the name its parent knows
+        // it by); deeper open nodes are closed into their parents as the
+        // walk comes back up.
+        let mut stack: Vec<(String, TrieNode)> = vec![(
+            String::new(),
+            TrieNode {
+                property: root_marked,
+                children: BTreeMap::new(),
+            },
+        )];
+        fn close_to(stack: &mut Vec<(String, TrieNode)>, depth: usize) {
+            while stack.len() > depth {
+                let Some((name, node)) = stack.pop() else {
+                    return;
+                };
+                if let Some((_, parent)) = stack.last_mut() {
+                    parent.children.insert(name, node);
+                }
+            }
+        }
+        for (depth, name, property) in entries {
+            if depth == 0 || depth > stack.len() {
+                return None;
+            }
+            if name.contains('/') || java_trim(&name).is_empty() {
+                return None;
+            }
+            close_to(&mut stack, depth);
+            let (_, parent) = stack.last()?;
+            if let Some((last, _)) = parent.children.last_key_value() {
+                if *last >= name {
+                    return None;
+                }
+            }
+            stack.push((
+                name,
+                TrieNode {
+                    property,
+                    children: BTreeMap::new(),
+                },
+            ));
+        }
+        close_to(&mut stack, 1);
+        let (_, root) = stack.pop()?;
+        Some(PathTrie { root })
+    }
+
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.root.children.is_empty() && !self.root.property
@@ -267,5 +351,49 @@ mod tests {
             "deleting a root drops the subtree"
         );
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn trie_preorder_round_trips() {
+        let mut t = PathTrie::default();
+        for p in ["/a/b/c", "/a", "/b", "/a/d", "/c/x/y", "/a/b/e"] {
+            t.add(p);
+        }
+        t.delete("/c/x/y"); // leaves /c/x as an unmarked leaf
+        let (marked, entries) = (t.root_marked(), t.preorder());
+        let owned: Vec<_> = entries
+            .iter()
+            .map(|(d, n, p)| (*d, n.to_string(), *p))
+            .collect();
+        assert_eq!(owned[0], (1, "a".to_string(), true));
+        let back = PathTrie::from_preorder(marked, owned.clone()).unwrap();
+        assert_eq!(back, t);
+
+        let mut blank_root = PathTrie::default();
+        blank_root.add("/ ");
+        assert!(blank_root.root_marked());
+        let back = PathTrie::from_preorder(true, Vec::new()).unwrap();
+        assert_eq!(back, blank_root);
+
+        // Not a preorder: a depth jump, unsorted siblings, a duplicate, bad names.
+        let bad: [Vec<(usize, String, bool)>; 6] = [
+            vec![(2, "a".into(), true)],
+            vec![(0, "a".into(), true)],
+            vec![(1, "b".into(), true), (1, "a".into(), true)],
+            vec![(1, "a".into(), true), (1, "a".into(), false)],
+            vec![(1, " ".into(), true)],
+            vec![(1, "a/b".into(), true)],
+        ];
+        for entries in bad {
+            assert!(PathTrie::from_preorder(false, entries.clone()).is_none(), "{entries:?}");
+        }
+        // Deeper after shallower is fine; siblings compare within their parent.
+        let ok = vec![
+            (1, "a".into(), false),
+            (2, "z".into(), true),
+            (1, "b".into(), false),
+            (2, "a".into(), true),
+        ];
+        assert!(PathTrie::from_preorder(false, ok).is_some());
     }
 }

@@ -77,20 +77,7 @@ impl DataTree {
     /// that ACL with version -1 at startup), and cversions read -1 for `/` and
     /// -2 for `/zookeeper` (children were added without counting creations).
     pub fn new(config: StateConfig) -> Self {
-        let mut tree = DataTree {
-            config,
-            nodes: HashMap::new(),
-            last_zxid: 0,
-            sessions: SessionTable::default(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
-            quotas: PathTrie::default(),
-            acls: AclCache::default(),
-            data_size: 0,
-            undo: Vec::new(),
-            triggers: Vec::new(),
-            warnings: Vec::new(),
-        };
+        let mut tree = DataTree::empty(config);
         let open = tree.acls.intern(&Acl::open_unsafe());
         let read = tree.acls.intern(&Acl::read_unsafe());
         let zero = StoredStat::default();
@@ -103,6 +90,24 @@ impl DataTree {
         };
         tree.attach(CONFIG_ZOOKEEPER, Node::new(Vec::new(), read, config_stat));
         tree
+    }
+
+    /// A tree without any node, not even `/`: what a snapshot is loaded into.
+    pub(crate) fn empty(config: StateConfig) -> Self {
+        DataTree {
+            config,
+            nodes: HashMap::new(),
+            last_zxid: 0,
+            sessions: SessionTable::default(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            quotas: PathTrie::default(),
+            acls: AclCache::default(),
+            data_size: 0,
+            undo: Vec::new(),
+            triggers: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
 
     pub fn config(&self) -> &StateConfig {

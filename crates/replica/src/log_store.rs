@@ -1,0 +1,150 @@
+//! The raft log in memory: openraft's `RaftLogStorage` and `RaftLogReader`
+//! over a `BTreeMap` of entries.
+//!
+//! This is the stand-in until the durable WAL (`crates/wal`) lands. Nothing
+//! else in the crate depends on it: [`crate::replica::Replica::start`] takes any
+//! `RaftLogStorage<TypeConfig>`, so the WAL-backed store replaces this one at
+//! that single call. What a durable store must add is exactly what this one
+//! skips: `append` reports "flushed" only after fsync, and `save_vote` returns
+//! only after the vote is on disk (a vote forgotten across a restart lets a
+//! server vote twice in one term).
+//!
+//! Nothing survives a restart here, so a restarted server rejoins with an
+//! empty log and catches up from the leader (entries or a snapshot).
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::io;
+use std::ops::RangeBounds;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use openraft::alias::VoteOf;
+use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::OptionalSend;
+
+use crate::types::{LogId, RaftEntry, TypeConfig};
+
+#[derive(Debug, Default)]
+struct Log {
+    last_purged: Option<LogId>,
+    entries: BTreeMap<u64, RaftEntry>,
+    vote: Option<VoteOf<TypeConfig>>,
+    committed: Option<LogId>,
+}
+
+/// The in-memory log. Cloning shares the same log (openraft takes one handle
+/// as the store and hands out others as readers).
+#[derive(Debug, Clone, Default)]
+pub struct MemLogStore {
+    /// A std mutex: every critical section is a map operation and never awaits.
+    log: Arc<Mutex<Log>>,
+}
+
+impl MemLogStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn log(&self) -> MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Entries held (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.log().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl RaftLogReader<TypeConfig> for MemLogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<RaftEntry>, io::Error> {
+        let log = self.log();
+        Ok(log.entries.range(range).map(|(_, e)| e.clone()).collect())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<VoteOf<TypeConfig>>, io::Error> {
+        Ok(self.log().vote)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for MemLogStore {
+    type LogReader = MemLogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
+        let log = self.log();
+        let last = log
+            .entries
+            .last_key_value()
+            .map(|(_, e)| e.log_id)
+            .or(log.last_purged);
+        Ok(LogState {
+            last_purged_log_id: log.last_purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &VoteOf<TypeConfig>) -> Result<(), io::Error> {
+        self.log().vote = Some(*vote);
+        Ok(())
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
+        self.log().committed = committed;
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
+        Ok(self.log().committed)
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = RaftEntry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        {
+            let mut log = self.log();
+            for entry in entries {
+                log.entries.insert(entry.log_id.index, entry);
+            }
+        }
+        // Memory is as durable as this store gets: flushed as soon as stored.
+        callback.io_completed(Ok(()));
+        Ok(())
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
+        let mut log = self.log();
+        let keep_through = last_log_id.map(|id| id.index);
+        match keep_through {
+            Some(index) => {
+                // split_off keeps [0, index] and returns (index, ..].
+                drop(log.entries.split_off(&(index.saturating_add(1))));
+                if index == u64::MAX {
+                    log.entries.retain(|k, _| *k <= index);
+                }
+            }
+            None => log.entries.clear(),
+        }
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        let mut log = self.log();
+        debug_assert!(log.last_purged.is_none_or(|p| p <= log_id));
+        let rest = log.entries.split_off(&(log_id.index.saturating_add(1)));
+        log.entries = rest;
+        log.last_purged = Some(log_id);
+        Ok(())
+    }
+}
