@@ -1,0 +1,413 @@
+//! The WAL's API on real files with real fdatasync: append, read, flush,
+//! truncate, purge, reopen, meta, locking and misuse. Each test opens a log in
+//! a temp dir, does one thing, and checks the result both on the open handle
+//! and after reopening, because what matters is what survives.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{assert_holds, payload, record, segments, small_options, term, write_log};
+use rzk_wal::{Record, Wal, WalError, WalOptions};
+
+#[test]
+fn a_new_directory_opens_empty_and_accepts_any_first_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nested/log");
+    let (wal, report) = Wal::open(&path, small_options()).expect("open");
+    assert_eq!(report.record_count, 0);
+    assert_eq!(report.torn_tail, None);
+    assert_eq!(
+        (wal.first_index(), wal.last_index(), wal.last_term()),
+        (None, None, None)
+    );
+    assert_eq!(wal.next_index(), None);
+    wal.append(&[record(0)])
+        .expect("openraft starts at index 0");
+    wal.flush_blocking().expect("flush");
+    assert_holds(&wal, 0, 0);
+}
+
+#[test]
+fn appended_records_read_back_before_and_after_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_log(dir.path(), &small_options(), 1, 100, 3);
+    assert!(segments(dir.path()).len() > 5, "1 KiB segments roll over");
+    let (wal, report) = Wal::open(dir.path(), small_options()).expect("reopen");
+    assert_eq!(report.record_count, 100);
+    assert_eq!(
+        (report.first_index, report.last_index),
+        (Some(1), Some(100))
+    );
+    assert_eq!(report.torn_tail, None);
+    assert_holds(&wal, 1, 100);
+    // Ranges that cross segment boundaries and reach past either end.
+    let middle = wal.read(10..60).expect("read");
+    assert_eq!(middle, (10..60).map(record).collect::<Vec<_>>());
+    assert_eq!(wal.read(0..3).expect("read").len(), 2);
+    assert_eq!(wal.read(99..1000).expect("read").len(), 2);
+    assert!(wal.read(200..300).expect("read").is_empty());
+    // Appending continues the log.
+    wal.append(&[record(101)]).expect("append");
+    wal.flush_blocking().expect("flush");
+    drop(wal);
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("reopen");
+    assert_holds(&wal, 1, 101);
+}
+
+#[test]
+fn appends_must_be_consecutive_with_non_decreasing_terms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    wal.append(&[record(5), record(6)]).expect("append");
+    assert!(matches!(
+        wal.append(&[record(8)]),
+        Err(WalError::NotConsecutive {
+            expected_index: 7,
+            index: 8
+        })
+    ));
+    assert!(matches!(
+        wal.append(&[record(7), record(9)]),
+        Err(WalError::NotConsecutive {
+            expected_index: 8,
+            index: 9
+        })
+    ));
+    let lower_term = Record {
+        index: 7,
+        term: term(6) - 1,
+        payload: vec![1],
+    };
+    assert!(matches!(
+        wal.append(&[lower_term]),
+        Err(WalError::TermDecreased { .. })
+    ));
+    // A rejected batch writes nothing, and the log still accepts 7.
+    assert_eq!(wal.last_index(), Some(6));
+    wal.append(&[record(7)]).expect("append");
+    wal.flush_blocking().expect("flush");
+    assert_holds(&wal, 5, 7);
+}
+
+#[test]
+fn oversized_records_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = WalOptions {
+        max_record_payload_bytes: 100,
+        ..small_options()
+    };
+    let (wal, _) = Wal::open(dir.path(), options).expect("open");
+    let big = Record {
+        index: 1,
+        term: 1,
+        payload: vec![7; 101],
+    };
+    assert!(matches!(
+        wal.append(&[big]),
+        Err(WalError::RecordTooLarge {
+            payload_bytes: 101,
+            max_payload_bytes: 100,
+            ..
+        })
+    ));
+    // A record larger than a segment (but within the payload limit) gets its own segment.
+    let options = WalOptions {
+        segment_size_bytes: 1024,
+        max_record_payload_bytes: 4096,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
+    let records: Vec<Record> = (1..=3)
+        .map(|i| Record {
+            index: i,
+            term: 1,
+            payload: vec![i as u8; 3000],
+        })
+        .collect();
+    wal.append(&records).expect("append");
+    wal.flush_blocking().expect("flush");
+    drop(wal);
+    assert_eq!(segments(dir.path()).len(), 3);
+    let (wal, _) = Wal::open(dir.path(), options).expect("reopen");
+    assert_eq!(wal.read(1..4).expect("read"), records);
+}
+
+#[test]
+fn invalid_options_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for options in [
+        WalOptions {
+            segment_size_bytes: 10,
+            ..WalOptions::default()
+        },
+        WalOptions {
+            max_record_payload_bytes: 0,
+            ..WalOptions::default()
+        },
+    ] {
+        assert!(matches!(
+            Wal::open(dir.path(), options),
+            Err(WalError::InvalidOptions { .. })
+        ));
+    }
+}
+
+#[test]
+fn truncate_after_drops_later_records_durably() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_log(dir.path(), &small_options(), 1, 100, 10);
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    let segments_before = segments(dir.path()).len();
+    wal.truncate_after(40).expect("truncate");
+    assert_holds(&wal, 1, 40);
+    assert!(
+        segments(dir.path()).len() < segments_before,
+        "later segments deleted"
+    );
+    assert!(matches!(
+        wal.append(&[record(42)]),
+        Err(WalError::NotConsecutive {
+            expected_index: 41,
+            ..
+        })
+    ));
+    // New records at the truncated indexes, with a different payload.
+    let replacement: Vec<Record> = (41..=60)
+        .map(|i| Record {
+            index: i,
+            term: term(i),
+            payload: b"new".to_vec(),
+        })
+        .collect();
+    wal.append(&replacement).expect("append");
+    wal.flush_blocking().expect("flush");
+    drop(wal);
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("reopen");
+    assert_eq!(wal.last_index(), Some(60));
+    assert_eq!(
+        wal.read(1..41).expect("read"),
+        (1..=40).map(record).collect::<Vec<_>>()
+    );
+    assert_eq!(wal.read(41..61).expect("read"), replacement);
+    // No-ops: at or past the end.
+    wal.truncate_after(60).expect("truncate");
+    wal.truncate_after(u64::MAX).expect("truncate");
+    assert_eq!(wal.last_index(), Some(60));
+}
+
+#[test]
+fn truncate_at_a_segment_boundary_and_of_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_log(dir.path(), &small_options(), 1, 60, 1);
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    let second_segment_first = segments(dir.path())[1].0;
+    wal.truncate_after(second_segment_first - 1)
+        .expect("truncate");
+    assert_holds(&wal, 1, second_segment_first - 1);
+    assert_eq!(wal.next_index(), Some(second_segment_first));
+    wal.truncate_from(1).expect("truncate all");
+    assert_eq!(
+        (wal.first_index(), wal.last_index(), wal.last_term()),
+        (None, None, None)
+    );
+    assert_eq!(wal.next_index(), Some(1));
+    drop(wal);
+    let (wal, report) = Wal::open(dir.path(), small_options()).expect("reopen");
+    assert_eq!(report.record_count, 0);
+    assert_eq!(
+        wal.next_index(),
+        Some(1),
+        "the next index survives a restart"
+    );
+    wal.append(&[record(1)]).expect("append");
+    wal.flush_blocking().expect("flush");
+    assert_holds(&wal, 1, 1);
+    // Truncating below the first index empties the log and moves its start.
+    wal.truncate_from(0).expect("truncate");
+    assert_eq!(wal.next_index(), Some(0));
+}
+
+#[test]
+fn purge_deletes_only_whole_segments_at_or_below_the_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_log(dir.path(), &small_options(), 1, 100, 5);
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    let before = segments(dir.path());
+    let third_first = before[2].0;
+    // Purging up to just before the third segment's first record deletes two segments.
+    wal.purge_upto(third_first - 1).expect("purge");
+    assert_eq!(segments(dir.path()), before[2..].to_vec());
+    assert_holds(&wal, third_first, 100);
+    // Purging into the middle of a segment keeps that segment.
+    wal.purge_upto(third_first + 1).expect("purge");
+    assert_eq!(wal.first_index(), Some(third_first));
+    // Purging below the first index does nothing.
+    wal.purge_upto(0).expect("purge");
+    assert_eq!(wal.first_index(), Some(third_first));
+    wal.flush_blocking().expect("flush");
+    drop(wal);
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("reopen");
+    assert_holds(&wal, third_first, 100);
+}
+
+#[test]
+fn purge_of_everything_keeps_the_next_index_even_past_the_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_log(dir.path(), &small_options(), 1, 50, 5);
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    // As after installing a snapshot that ends beyond the local log.
+    wal.purge_upto(500).expect("purge");
+    assert_eq!((wal.first_index(), wal.last_index()), (None, None));
+    assert_eq!(wal.next_index(), Some(501));
+    assert_eq!(segments(dir.path()).len(), 1);
+    drop(wal);
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("reopen");
+    assert_eq!(wal.next_index(), Some(501));
+    assert!(matches!(
+        wal.append(&[record(51)]),
+        Err(WalError::NotConsecutive {
+            expected_index: 501,
+            ..
+        })
+    ));
+    wal.append(&[record(501), record(502)]).expect("append");
+    wal.flush_blocking().expect("flush");
+    assert_holds(&wal, 501, 502);
+    // Purging exactly up to the last record also empties the log.
+    wal.purge_upto(502).expect("purge");
+    assert_eq!(wal.next_index(), Some(503));
+    // And on a directory that never held a record.
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = Wal::open(fresh.path(), small_options()).expect("open");
+    wal.purge_upto(9).expect("purge");
+    assert_eq!(wal.next_index(), Some(10));
+}
+
+#[test]
+fn meta_values_are_replaced_atomically_and_survive_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    assert_eq!(wal.load_meta("vote"), None);
+    wal.save_meta("vote", b"term=3 node=2").expect("save");
+    wal.save_meta("vote", b"term=4 node=1").expect("save");
+    wal.save_meta("committed", b"").expect("save");
+    assert!(matches!(
+        wal.save_meta("../vote", b"x"),
+        Err(WalError::InvalidMetaKey { .. })
+    ));
+    drop(wal);
+    // A temp file left by a crash during a save is removed at open.
+    std::fs::write(dir.path().join("vote.meta.tmp"), b"half").expect("write");
+    let (wal, report) = Wal::open(dir.path(), small_options()).expect("reopen");
+    assert_eq!(report.removed_temp_files.len(), 1);
+    assert_eq!(
+        wal.load_meta("vote").as_deref(),
+        Some(&b"term=4 node=1"[..])
+    );
+    assert_eq!(wal.load_meta("committed").as_deref(), Some(&b""[..]));
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    assert!(matches!(
+        Wal::open(dir.path(), small_options()),
+        Err(WalError::Locked { .. })
+    ));
+    drop(wal);
+    Wal::open(dir.path(), small_options()).expect("open after the first closed");
+}
+
+#[test]
+fn flush_with_nothing_new_completes_at_once_and_clones_share_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    wal.flush_blocking().expect("flush of nothing");
+    let reader = wal.clone();
+    wal.append(&[record(1)]).expect("append");
+    wal.flush_blocking().expect("flush");
+    let rounds = wal.stats().sync_rounds;
+    wal.flush_blocking().expect("flush again");
+    assert_eq!(
+        wal.stats().sync_rounds,
+        rounds,
+        "no fdatasync for nothing new"
+    );
+    assert_eq!(reader.read(1..2).expect("read"), vec![record(1)]);
+}
+
+#[test]
+fn concurrent_flushes_share_fdatasyncs() {
+    // Goal: group commit. 16 threads each append and wait for their own flush;
+    // the number of fdatasync rounds must be well below the number of flushes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = Wal::open(dir.path(), WalOptions::default()).expect("open");
+    let next = Arc::new(std::sync::Mutex::new(1u64));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let wal = wal.clone();
+            let next = next.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    {
+                        let mut next = next.lock().expect("lock");
+                        wal.append(&[record(*next)]).expect("append");
+                        *next += 1;
+                    }
+                    wal.flush_blocking().expect("flush");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("join");
+    }
+    let stats = wal.stats();
+    assert_eq!(stats.records_appended, 800);
+    assert_eq!(stats.flushes_completed, 800);
+    assert!(
+        stats.sync_rounds * 2 < stats.flushes_completed,
+        "expected grouped fdatasyncs, got {stats:?}"
+    );
+    assert_holds(&wal, 1, 800);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_is_awaitable_from_tokio() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    let mut tasks = Vec::new();
+    let next = Arc::new(std::sync::Mutex::new(1u64));
+    for _ in 0..8 {
+        let wal = wal.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..20 {
+                {
+                    let mut next = next.lock().expect("lock");
+                    wal.append(&[record(*next)]).expect("append");
+                    *next += 1;
+                }
+                wal.flush().await.expect("flush");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    assert_holds(&wal, 1, 160);
+    assert_eq!(payload(3), wal.read(3..4).expect("read")[0].payload);
+}
+
+#[test]
+fn dropping_the_log_completes_queued_flushes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    wal.append(&[record(1)]).expect("append");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    wal.flush_with(Box::new(move |result| sender.send(result).expect("send")));
+    drop(wal);
+    receiver.recv().expect("callback ran").expect("flushed");
+}
