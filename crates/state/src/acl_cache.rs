@@ -1,42 +1,83 @@
 //! Interned ACL lists. Most trees use a handful of distinct ACLs, so every node
 //! shares one `Arc<[Acl]>` per distinct list instead of owning a copy (ZooKeeper
 //! does the same with its `ReferenceCountedACLCache`).
+//!
+//! Each list carries an explicit count of the nodes that use it: every
+//! `intern` (a node takes the list) is matched by one `release` (a node drops
+//! it). The count is not `Arc::strong_count`, which also counts copies held
+//! by a multi's undo records (so two nodes with one ACL deleted by the same
+//! entry left the list cached forever) and by a cloned tree.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rzk_proto::Acl;
 
 #[derive(Debug, Clone, Default)]
 pub struct AclCache {
-    lists: BTreeSet<Arc<[Acl]>>,
+    /// Each list and the number of nodes using it (never 0).
+    lists: BTreeMap<Arc<[Acl]>, u64>,
 }
 
 impl AclCache {
-    /// The shared copy of `acl`, adding it if new.
+    /// The shared copy of `acl`, adding it if new, for one more node.
     pub fn intern(&mut self, acl: &[Acl]) -> Arc<[Acl]> {
-        if let Some(shared) = self.lists.get(acl) {
-            return shared.clone();
+        if let Some((shared, _)) = self.lists.get_key_value(acl) {
+            let shared = shared.clone();
+            if let Some(refs) = self.lists.get_mut(acl) {
+                *refs += 1;
+            }
+            return shared;
         }
         let shared: Arc<[Acl]> = Arc::from(acl);
-        self.lists.insert(shared.clone());
+        self.lists.insert(shared.clone(), 1);
         shared
     }
 
-    /// Called when a node drops its reference: forgets lists nobody else uses.
-    pub fn release(&mut self, acl: &Arc<[Acl]>) {
-        // The cache's own reference plus the caller's.
-        if Arc::strong_count(acl) <= 2 {
-            self.lists.remove(&**acl);
+    /// One node no longer uses `acl`: forgets the list when no node does.
+    pub fn release(&mut self, acl: &[Acl]) {
+        let Some(refs) = self.lists.get_mut(acl) else {
+            debug_assert!(false, "released an ACL list that is not cached");
+            return;
+        };
+        *refs -= 1;
+        if *refs == 0 {
+            self.lists.remove(acl);
         }
     }
 
     /// Every distinct list, in `Ord` order (for snapshots).
     pub fn iter(&self) -> impl Iterator<Item = &Arc<[Acl]>> {
-        self.lists.iter()
+        self.lists.keys()
     }
 
     pub fn len(&self) -> usize {
         self.lists.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rzk_proto::Id;
+
+    #[test]
+    fn lists_live_exactly_as_long_as_their_nodes() {
+        let mut cache = AclCache::default();
+        let a = vec![Acl::new(1, Id::anyone())];
+        let first = cache.intern(&a);
+        let second = cache.intern(&a);
+        assert!(Arc::ptr_eq(&first, &second));
+        // Extra Arc copies (an undo record, a cloned tree) do not keep the
+        // list alive, and do not make it go early either.
+        let held = first.clone();
+        cache.release(&first);
+        assert_eq!(cache.len(), 1);
+        cache.release(&second);
+        assert_eq!(cache.len(), 0);
+        drop(held);
+        let again = cache.intern(&a);
+        assert_eq!(cache.len(), 1);
+        assert!(!Arc::ptr_eq(&again, &first));
     }
 }

@@ -52,8 +52,8 @@ use crate::entry::{Entry, Txn, WriteOp};
 /// The layout [`Entry::encode`] and [`Txn::encode`] write.
 pub const FORMAT_VERSION: u8 = 1;
 
-/// Upper bound on the encoding of any one multi op's smallest form (tag, a
-/// path's length, a version): bounds a multi's op count by the remaining bytes.
+/// The smallest encoding of one multi op (tag, an empty path's length, a
+/// version): a multi's op count is bounded by the remaining bytes over this.
 const MIN_MULTI_OP_BYTES: usize = 1 + 4 + 4;
 
 mod tag {
@@ -251,9 +251,7 @@ fn decode_txn_body(d: &mut Dec<'_>) -> Result<Txn> {
         },
         tag::WRITE => Txn::Write {
             session_id: r.read_i64()?,
-            auth: r
-                .read_vec_opt::<Id>()?
-                .ok_or(DecodeError::UnexpectedNull)?,
+            auth: r.read_vec_opt::<Id>()?.ok_or(DecodeError::UnexpectedNull)?,
             op: decode_write_op(d)?,
         },
         tag::ERROR => Txn::Error {
@@ -335,6 +333,7 @@ fn encode_write_op(op: &WriteOp, out: &mut Vec<u8>) {
         }
         WriteOp::Multi(ops) => {
             out.push(tag::MULTI);
+            // A client's multi fits in one frame, far below i32::MAX ops.
             jute::write_i32(out, i32::try_from(ops.len()).unwrap_or(i32::MAX));
             for op in ops.iter().take(i32::MAX as usize) {
                 encode_multi_op(op, out);
@@ -372,7 +371,12 @@ fn decode_write_op(d: &mut Dec<'_>) -> Result<WriteOp> {
             WriteOp::Multi(ops)
         }
         tag::RECONFIG => WriteOp::Reconfig(ReconfigRequest::decode(r)?),
-        tag => return Err(CodecError::BadTag { what: "write op", tag }),
+        tag => {
+            return Err(CodecError::BadTag {
+                what: "write op",
+                tag,
+            })
+        }
     })
 }
 
@@ -408,6 +412,11 @@ fn decode_multi_op(d: &mut Dec<'_>) -> Result<MultiOp> {
         tag::DELETE => MultiOp::Delete(DeleteRequest::decode(r)?),
         tag::SET_DATA => MultiOp::SetData(SetDataRequest::decode(r)?),
         tag::CHECK => MultiOp::Check(CheckVersionRequest::decode(r)?),
-        tag => return Err(CodecError::BadTag { what: "multi op", tag }),
+        tag => {
+            return Err(CodecError::BadTag {
+                what: "multi op",
+                tag,
+            })
+        }
     })
 }

@@ -30,6 +30,8 @@
 //! - `ephemeral`: the ephemeralOwner encodings (session, container, TTL).
 //! - `quota`: `StatsTrack` and the quota-root trie.
 //! - `sessions`: live sessions and their ephemerals.
+//! - [`snapshot`]: `DataTree::write_snapshot` / `read_snapshot`, the whole
+//!   state as one checksummed stream.
 
 pub mod acl;
 mod acl_cache;
@@ -41,6 +43,7 @@ mod ops;
 mod path;
 mod quota;
 mod sessions;
+pub mod snapshot;
 mod store;
 pub mod tree;
 
@@ -48,4 +51,5 @@ pub use acl::digest;
 pub use codec::CodecError;
 pub use entry::{Applied, Entry, Reply, Txn, WatchTrigger, WriteOp};
 pub use ephemeral::{CONTAINER_OWNER, MAX_TTL_MS};
+pub use snapshot::{SnapshotError, SnapshotMeta};
 pub use tree::{validate_path, DataTree, SessionInfo, StateConfig};

@@ -385,7 +385,10 @@ mod tests {
             vec![(1, "a/b".into(), true)],
         ];
         for entries in bad {
-            assert!(PathTrie::from_preorder(false, entries.clone()).is_none(), "{entries:?}");
+            assert!(
+                PathTrie::from_preorder(false, entries.clone()).is_none(),
+                "{entries:?}"
+            );
         }
         // Deeper after shallower is fine; siblings compare within their parent.
         let ok = vec![

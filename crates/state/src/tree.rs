@@ -78,12 +78,13 @@ impl DataTree {
     /// -2 for `/zookeeper` (children were added without counting creations).
     pub fn new(config: StateConfig) -> Self {
         let mut tree = DataTree::empty(config);
-        let open = tree.acls.intern(&Acl::open_unsafe());
+        let open = Acl::open_unsafe();
         let read = tree.acls.intern(&Acl::read_unsafe());
         let zero = StoredStat::default();
-        tree.attach("/", Node::new(Vec::new(), open.clone(), zero));
-        tree.attach(PROC_ZOOKEEPER, Node::new(Vec::new(), open.clone(), zero));
-        tree.attach(QUOTA_ZOOKEEPER, Node::new(Vec::new(), open, zero));
+        for path in ["/", PROC_ZOOKEEPER, QUOTA_ZOOKEEPER] {
+            let acl = tree.acls.intern(&open);
+            tree.attach(path, Node::new(Vec::new(), acl, zero));
+        }
         let config_stat = StoredStat {
             aversion: -1,
             ..zero

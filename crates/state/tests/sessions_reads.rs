@@ -283,3 +283,41 @@ fn skip_acl() {
     zk.set("/zookeeper/config", b"x", -1).unwrap();
     assert!(zk.tree.get_data("/zookeeper/config", &[]).is_ok());
 }
+
+/// ZooKeeper's `aclCacheSize` counts the ACL lists in use. Lists must leave
+/// the cache when their last node goes, also when several of their nodes go
+/// in one entry (a session's ephemerals, a multi) and when a multi that
+/// changed them rolls back.
+#[test]
+fn acl_lists_leave_the_cache_with_their_last_node() {
+    let mut zk = Zk::new();
+    let base = zk.tree.acl_list_count();
+    let acl = vec![Acl::new(Perms::ALL, Id::new("ip", "10.0.0.1"))];
+    for path in ["/e1", "/e2", "/e3"] {
+        zk.create_full(
+            rzk_proto::OpCode::Create,
+            path,
+            b"",
+            acl.clone(),
+            CreateMode::Ephemeral.code(),
+            0,
+        );
+    }
+    assert_eq!(zk.tree.acl_list_count(), base + 1);
+    zk.entry(Txn::CloseSession { session_id: S1 });
+    assert_eq!(zk.tree.acl_list_count(), base, "closing deleted all three");
+
+    zk.session(S1);
+    zk.create("/p").unwrap();
+    zk.create("/q").unwrap();
+    zk.set_acl("/p", acl.clone(), -1).unwrap();
+    zk.set_acl("/q", acl.clone(), -1).unwrap();
+    assert_eq!(zk.tree.acl_list_count(), base + 1);
+    // Both deleted, then the multi fails and rolls back: the list stays.
+    zk.multi(vec![mdelete("/p", -1), mdelete("/q", -1), mcheck("/p", 0)]);
+    assert!(zk.tree.exists("/p").is_some(), "the multi failed");
+    assert_eq!(zk.tree.acl_list_count(), base + 1);
+    zk.multi(vec![mdelete("/p", -1), mdelete("/q", -1)]);
+    assert!(zk.tree.exists("/p").is_none());
+    assert_eq!(zk.tree.acl_list_count(), base);
+}
