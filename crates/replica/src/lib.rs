@@ -1,1 +1,44 @@
-//! placeholder
+//! rzk's replication layer: openraft glue that turns the server's proposals
+//! into an ordered, replicated log and applies it on every server through the
+//! server's own hooks.
+//!
+//! The flow of one write: the server calls [`Proposer::submit`] with a
+//! `rzk_state::Txn`; the leader stamps the time and an [`Origin`] on it and
+//! hands it to raft; once a quorum has it, every server's [`StateMachine`]
+//! turns it into an `rzk_state::Entry` (zxid = raft log index) and calls the
+//! server's [`ApplyHook`]; the proposing server's adapter then passes the
+//! `Applied` outcome to the waiting client.
+//!
+//! Modules, one job each:
+//! - [`types`]: openraft's type config, the log payload, zxid from log id.
+//! - [`hooks`]: what the server implements: apply and snapshot.
+//! - [`state_machine`]: the `RaftStateMachine` adapter over the hooks.
+//! - [`pending`]: in-flight proposals and how outcomes find their client.
+//! - [`proposer`]: `submit`/`propose`, the replicated `LogHandle`.
+//! - [`log_store`]: the in-memory `RaftLogStorage` (the WAL replaces it).
+//! - [`network`]: the peer protocol over TCP (postcard frames).
+//! - [`config`]: zoo.cfg timing to raft timing.
+//! - [`replica`]: starting, initialising and stopping all of the above.
+//!
+//! Architecture invariants: no clock is read on the apply path (time rides in
+//! the entry); nothing from the network is trusted (sizes are checked before
+//! they cost memory, decoding never panics); this crate knows nothing of
+//! connections, sessions or watches: those stay behind [`ApplyHook`].
+
+pub mod config;
+pub mod hooks;
+pub mod log_store;
+pub mod network;
+pub mod pending;
+pub mod proposer;
+pub mod replica;
+pub mod state_machine;
+pub mod types;
+
+pub use config::Timing;
+pub use hooks::{ApplyHook, SnapshotJob, SnapshotSource};
+pub use log_store::MemLogStore;
+pub use proposer::{ProposeError, Proposer};
+pub use replica::{Replica, ReplicaConfig, StartError};
+pub use state_machine::StateMachine;
+pub use types::{zxid_of, Committed, NodeId, Origin, Request, TypeConfig};

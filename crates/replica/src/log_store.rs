@@ -107,7 +107,11 @@ impl RaftLogStorage<TypeConfig> for MemLogStore {
         Ok(self.log().committed)
     }
 
-    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), io::Error>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), io::Error>
     where
         I: IntoIterator<Item = RaftEntry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -127,13 +131,9 @@ impl RaftLogStorage<TypeConfig> for MemLogStore {
         let mut log = self.log();
         let keep_through = last_log_id.map(|id| id.index);
         match keep_through {
-            Some(index) => {
-                // split_off keeps [0, index] and returns (index, ..].
-                drop(log.entries.split_off(&(index.saturating_add(1))));
-                if index == u64::MAX {
-                    log.entries.retain(|k, _| *k <= index);
-                }
-            }
+            // split_off keeps [0, index] and returns (index, ..].
+            Some(index) if index < u64::MAX => drop(log.entries.split_off(&(index + 1))),
+            Some(_) => {}
             None => log.entries.clear(),
         }
         Ok(())

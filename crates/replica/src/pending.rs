@@ -141,11 +141,11 @@ impl Pending {
 /// before committing releases its client at once instead of when a timeout
 /// notices.
 pub struct CallbackResponder<T> {
-    callback: Option<Box<dyn FnOnce(Option<T>) + Send>>,
+    callback: Option<Box<dyn FnOnce(Option<T>) + Send + Sync>>,
 }
 
 impl<T> CallbackResponder<T> {
-    pub fn new(callback: impl FnOnce(Option<T>) + Send + 'static) -> Self {
+    pub fn new(callback: impl FnOnce(Option<T>) + Send + Sync + 'static) -> Self {
         CallbackResponder {
             callback: Some(Box::new(callback)),
         }

@@ -12,31 +12,44 @@ use serde::{Deserialize, Serialize};
 
 use rzk_state::Txn;
 
-use crate::txn_codec;
-
 /// A server's id in the ensemble: `N` of `server.N` in zoo.cfg (`myid`).
 pub type NodeId = u64;
 
-openraft::declare_raft_types!(
-    /// openraft's type parameters for rzk.
-    ///
-    /// - `leader_id_std`: one leader per term, as ZooKeeper has one leader per
-    ///   epoch (and log ids stay `(term, index)`).
-    /// - `Node = BasicNode`: a peer's `host:port` for raft traffic, taken from
-    ///   `server.N=host:peerPort:electionPort`.
-    /// - `Responder`: a boxed callback, so a proposal that fails before it
-    ///   commits (leadership lost, shutdown) releases its waiting client at once;
-    ///   replies to committed entries travel through [`crate::pending`].
-    pub TypeConfig:
-        D = Request,
-        R = Committed,
-        NodeId = NodeId,
-        Node = openraft::BasicNode,
-        Term = u64,
-        LeaderId = leader_id_std::LeaderId<u64, NodeId>,
-        Vote = openraft::impls::Vote<Self::LeaderId>,
-        Responder<T> = crate::pending::CallbackResponder<T> where T: openraft::OptionalSend + 'static,
-);
+/// openraft's type parameters for rzk.
+///
+/// - `leader_id_std`: one leader per term, as ZooKeeper has one leader per
+///   epoch (and log ids stay `(term, index)`).
+/// - `Node = BasicNode`: a peer's `host:port` for raft traffic, taken from
+///   `server.N=host:peerPort:electionPort`.
+/// - `Responder`: a boxed callback, so a proposal that fails before it commits
+///   (leadership lost, shutdown) releases its waiting client at once; replies
+///   to committed entries travel through [`crate::pending`]. (Written out by
+///   hand because `declare_raft_types!` cannot take a generic responder.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TypeConfig;
+
+impl openraft::RaftTypeConfig for TypeConfig {
+    type D = Request;
+    type R = Committed;
+    type NodeId = NodeId;
+    type Node = openraft::BasicNode;
+    type Term = u64;
+    type LeaderId = leader_id_std::LeaderId<u64, NodeId>;
+    type Vote = openraft::impls::Vote<Self::LeaderId>;
+    type Payload = openraft::EntryPayload<Self::D, Self::NodeId, Self::Node>;
+    type Entry =
+        openraft::Entry<<Self::LeaderId as openraft::vote::RaftLeaderId>::Committed, Self::Payload>;
+    type AsyncRuntime = openraft::impls::TokioRuntime;
+    type Responder<T>
+        = crate::pending::CallbackResponder<T>
+    where
+        T: openraft::OptionalSend + 'static;
+    type Batch<T>
+        = openraft::impls::InlineBatch<T>
+    where
+        T: openraft::OptionalSend + 'static;
+    type ErrorSource = openraft::impls::BoxedErrorSource;
+}
 
 /// openraft's log id for rzk's type config.
 pub type LogId = openraft::alias::LogIdOf<TypeConfig>;
@@ -118,16 +131,15 @@ pub struct Committed {
 }
 
 /// `Txn` has no serde impls (the state crate has no serde dependency); it
-/// crosses serde as one byte string in [`txn_codec`]'s encoding.
+/// crosses serde as one byte string in the state crate's versioned codec
+/// (`rzk_state::codec`), the same bytes the durable log stores.
 mod serde_txn {
     use super::*;
-    use serde::de::{Error as _, Visitor};
+    use serde::de::Visitor;
     use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(txn: &Txn, s: S) -> Result<S::Ok, S::Error> {
-        let mut bytes = Vec::new();
-        txn_codec::encode_txn(txn, &mut bytes);
-        s.serialize_bytes(&bytes)
+        s.serialize_bytes(&txn.to_bytes())
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Txn, D::Error> {
@@ -138,7 +150,7 @@ mod serde_txn {
                 f.write_str("an encoded txn")
             }
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Txn, E> {
-                txn_codec::decode_txn(v).map_err(E::custom)
+                Txn::from_bytes(v).map_err(E::custom)
             }
             fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<Txn, E> {
                 self.visit_bytes(v)
@@ -148,6 +160,5 @@ mod serde_txn {
             }
         }
         d.deserialize_bytes(TxnBytes)
-            .map_err(|e| D::Error::custom(format_args!("txn: {e}")))
     }
 }

@@ -1,0 +1,295 @@
+//! The dialling side: openraft's `RaftNetworkFactory` and `RaftNetworkV2` over
+//! one TCP connection per replication stream.
+//!
+//! Failures are classified the way openraft uses them: a peer we cannot
+//! connect to is `Unreachable` (openraft backs off before retrying), a
+//! connection that breaks mid-RPC is a `Network` error (retry at once, on a new
+//! connection), and an RPC that outlives its deadline is a `Timeout`. After any
+//! failure the connection is dropped, so a half-read reply can never be taken
+//! for the answer to the next request.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::alias::{SnapshotOf, VoteOf};
+use openraft::errors::{
+    NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable,
+};
+use openraft::network::RPCOption;
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
+};
+use openraft::{BasicNode, OptionalSend, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+use super::wire::{
+    self, Hello, HelloAck, PeerRequest, PeerResponse, HELLO_FRAME_BYTES_MAX, PEER_FRAME_BYTES_MAX,
+    PEER_MAGIC, PROTOCOL_VERSION, SNAPSHOT_CHUNK_BYTES,
+};
+use crate::types::{NodeId, SnapshotBytes, TypeConfig};
+
+/// Creates one [`PeerClient`] per (target, stream) for openraft.
+#[derive(Debug, Clone)]
+pub struct PeerNetwork {
+    me: NodeId,
+    cluster_name: Arc<str>,
+}
+
+impl PeerNetwork {
+    pub fn new(me: NodeId, cluster_name: &str) -> Self {
+        PeerNetwork {
+            me,
+            cluster_name: cluster_name.into(),
+        }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
+        PeerClient {
+            me: self.me,
+            target,
+            addr: node.addr.clone(),
+            cluster_name: self.cluster_name.clone(),
+            conn: None,
+        }
+    }
+}
+
+struct Conn {
+    reader: BufReader<OwnedReadHalf>,
+    writer: BufWriter<OwnedWriteHalf>,
+}
+
+/// Why an exchange with a peer failed.
+enum Failure {
+    /// Could not connect or the handshake was refused: back off.
+    Connect(io::Error),
+    /// The connection broke or the peer answered nonsense: retry.
+    Io(io::Error),
+    /// The peer's raft could not handle the request.
+    Remote(String),
+    Deadline(Duration),
+}
+
+/// One replication stream's connection to one peer.
+pub struct PeerClient {
+    me: NodeId,
+    target: NodeId,
+    addr: String,
+    cluster_name: Arc<str>,
+    conn: Option<Conn>,
+}
+
+impl PeerClient {
+    async fn connect(&self) -> io::Result<Conn> {
+        let stream = TcpStream::connect(&self.addr).await?;
+        // Raft messages are small and latency-bound.
+        stream.set_nodelay(true)?;
+        let (read, write) = stream.into_split();
+        let mut conn = Conn {
+            reader: BufReader::new(read),
+            writer: BufWriter::new(write),
+        };
+        let hello = Hello {
+            magic: PEER_MAGIC,
+            version: PROTOCOL_VERSION,
+            cluster_name: self.cluster_name.to_string(),
+            from: self.me,
+            to: self.target,
+        };
+        wire::send(&mut conn.writer, &hello).await?;
+        match wire::recv(&mut conn.reader, HELLO_FRAME_BYTES_MAX).await? {
+            HelloAck::Accepted { node_id } if node_id == self.target => Ok(conn),
+            HelloAck::Accepted { node_id } => Err(io::Error::other(format!(
+                "{} answered as server {node_id}, expected {}",
+                self.addr, self.target
+            ))),
+            HelloAck::Refused { reason } => Err(io::Error::other(format!(
+                "{} refused the connection: {reason}",
+                self.addr
+            ))),
+        }
+    }
+
+    /// Sends `request` (and, for a snapshot, the chunks of `payload`) and reads
+    /// the response, within `deadline`. Drops the connection on any failure.
+    async fn exchange(
+        &mut self,
+        request: &PeerRequest,
+        payload: Option<&[u8]>,
+        deadline: Duration,
+    ) -> Result<PeerResponse, Failure> {
+        let result = tokio::time::timeout(deadline, self.exchange_inner(request, payload)).await;
+        let result = match result {
+            Ok(r) => r,
+            Err(_) => Err(Failure::Deadline(deadline)),
+        };
+        match result {
+            Ok(PeerResponse::Failed(reason)) => Err(Failure::Remote(reason)),
+            Ok(response) => Ok(response),
+            Err(failure) => {
+                self.conn = None;
+                Err(failure)
+            }
+        }
+    }
+
+    async fn exchange_inner(
+        &mut self,
+        request: &PeerRequest,
+        payload: Option<&[u8]>,
+    ) -> Result<PeerResponse, Failure> {
+        if self.conn.is_none() {
+            self.conn = Some(self.connect().await.map_err(Failure::Connect)?);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Failure::Io(io::Error::other("no connection")));
+        };
+        let body = wire::encode(request).map_err(Failure::Io)?;
+        wire::write_frame(&mut conn.writer, &body)
+            .await
+            .map_err(Failure::Io)?;
+        // Bounded by the payload length: one frame per chunk.
+        for chunk in payload.unwrap_or_default().chunks(SNAPSHOT_CHUNK_BYTES) {
+            wire::write_frame(&mut conn.writer, chunk)
+                .await
+                .map_err(Failure::Io)?;
+        }
+        conn.writer.flush().await.map_err(Failure::Io)?;
+        wire::recv(&mut conn.reader, PEER_FRAME_BYTES_MAX)
+            .await
+            .map_err(Failure::Io)
+    }
+
+    fn rpc_error(&self, failure: Failure, action: RPCTypes) -> RPCError<TypeConfig> {
+        match failure {
+            Failure::Connect(e) => RPCError::Unreachable(Unreachable::new(&e)),
+            Failure::Remote(reason) => RPCError::Unreachable(Unreachable::from_string(reason)),
+            Failure::Io(e) => RPCError::Network(NetworkError::new(&e)),
+            Failure::Deadline(timeout) => RPCError::Timeout(Timeout {
+                action,
+                id: self.me,
+                target: self.target,
+                timeout,
+            }),
+        }
+    }
+
+    fn unexpected(&self, what: &str, got: &PeerResponse) -> RPCError<TypeConfig> {
+        let e = io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("server {} answered {what} with {got:?}", self.target),
+        );
+        RPCError::Network(NetworkError::new(&e))
+    }
+}
+
+fn streaming_error(e: RPCError<TypeConfig>) -> StreamingError<TypeConfig> {
+    match e {
+        RPCError::Timeout(t) => StreamingError::Timeout(t),
+        RPCError::Unreachable(u) => StreamingError::Unreachable(u),
+        RPCError::Network(n) => StreamingError::Network(n),
+        RPCError::RemoteError(r) => {
+            StreamingError::Unreachable(Unreachable::from_string(r.to_string()))
+        }
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for PeerClient {
+    type SnapshotData = SnapshotBytes;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let request = PeerRequest::AppendEntries(rpc);
+        match self.exchange(&request, None, option.hard_ttl()).await {
+            Ok(PeerResponse::AppendEntries(r)) => Ok(r),
+            Ok(other) => Err(self.unexpected("AppendEntries", &other)),
+            Err(f) => Err(self.rpc_error(f, RPCTypes::AppendEntries)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let request = PeerRequest::Vote(rpc);
+        match self.exchange(&request, None, option.hard_ttl()).await {
+            Ok(PeerResponse::Vote(r)) => Ok(r),
+            Ok(other) => Err(self.unexpected("Vote", &other)),
+            Err(f) => Err(self.rpc_error(f, RPCTypes::Vote)),
+        }
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let request = PeerRequest::PreVote(rpc);
+        match self.exchange(&request, None, option.hard_ttl()).await {
+            Ok(PeerResponse::Vote(r)) => Ok(r),
+            Ok(other) => Err(self.unexpected("PreVote", &other)),
+            Err(f) => Err(self.rpc_error(f, RPCTypes::Vote)),
+        }
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: VoteOf<TypeConfig>,
+        snapshot: SnapshotOf<TypeConfig, SnapshotBytes>,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let bytes = snapshot.snapshot;
+        let request = PeerRequest::SnapshotBegin {
+            vote,
+            meta: snapshot.meta,
+            size_bytes: bytes.len() as u64,
+        };
+        let send = self.exchange(&request, Some(&bytes), option.hard_ttl());
+        let outcome = tokio::select! {
+            closed = cancel => Err(closed),
+            outcome = send => Ok(outcome),
+        };
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(closed) => {
+                // A half-sent snapshot leaves the stream unusable.
+                self.conn = None;
+                return Err(StreamingError::Closed(closed));
+            }
+        };
+        match outcome {
+            Ok(PeerResponse::Snapshot(r)) => Ok(r),
+            Ok(other) => Err(streaming_error(self.unexpected("Snapshot", &other))),
+            Err(f) => Err(streaming_error(
+                self.rpc_error(f, RPCTypes::InstallSnapshot),
+            )),
+        }
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let request = PeerRequest::TransferLeader(req);
+        match self.exchange(&request, None, option.hard_ttl()).await {
+            Ok(PeerResponse::TransferLeader(r)) => Ok(r),
+            Ok(other) => Err(self.unexpected("TransferLeader", &other)),
+            Err(f) => Err(self.rpc_error(f, RPCTypes::TransferLeader)),
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! One server's replica: raft, its state machine adapter, the peer port, and
+//! the proposer, started and stopped together.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::errors::{InitializeError, RaftError};
+use openraft::storage::RaftLogStorage;
+use openraft::BasicNode;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{Timing, TimingError};
+use crate::hooks::{ApplyHook, SnapshotSource};
+use crate::network::{listener, PeerNetwork};
+use crate::pending::Pending;
+use crate::proposer::{system_wall_ms, Proposer, WallClock};
+use crate::state_machine::StateMachine;
+use crate::types::{NodeId, Raft, TypeConfig};
+
+/// The default cluster name peers must agree on (checked in the Hello).
+pub const CLUSTER_NAME_DEFAULT: &str = "rzk";
+
+/// How one server takes part in the ensemble.
+#[derive(Debug, Clone)]
+pub struct ReplicaConfig {
+    /// `myid`.
+    pub node_id: NodeId,
+    pub cluster_name: String,
+    pub timing: Timing,
+    /// Where to accept peers (the `peerPort` of this server's `server.N`
+    /// line). `None` for a standalone server, which has no peers.
+    pub peer_listen: Option<SocketAddr>,
+    /// The wall clock the leader stamps entries with.
+    pub clock: WallClock,
+}
+
+impl ReplicaConfig {
+    pub fn new(node_id: NodeId, timing: Timing, peer_listen: Option<SocketAddr>) -> Self {
+        ReplicaConfig {
+            node_id,
+            cluster_name: CLUSTER_NAME_DEFAULT.to_string(),
+            timing,
+            peer_listen,
+            clock: system_wall_ms,
+        }
+    }
+}
+
+/// Why a replica could not start.
+#[derive(Debug)]
+pub enum StartError {
+    Timing(TimingError),
+    /// The peer port could not be bound.
+    Bind(io::Error),
+    /// openraft refused to start (its storage could not be read).
+    Raft(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Timing(e) => write!(f, "{e}"),
+            StartError::Bind(e) => write!(f, "cannot listen on the peer port: {e}"),
+            StartError::Raft(e) => write!(f, "raft did not start: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A running replica.
+pub struct Replica {
+    node_id: NodeId,
+    cluster_name: Arc<str>,
+    running: bool,
+    raft: Raft,
+    pending: Arc<Pending>,
+    proposer: Proposer,
+    peer_addr: Option<SocketAddr>,
+    /// Bound by `build`, served from `run` on.
+    listener: Option<TcpListener>,
+    stop_listener: watch::Sender<bool>,
+    listener_task: Option<JoinHandle<()>>,
+}
+
+impl Replica {
+    /// Builds and starts a replica: [`Replica::build`] then [`Replica::run`].
+    pub async fn start<LS: RaftLogStorage<TypeConfig>>(
+        config: ReplicaConfig,
+        log_store: LS,
+        hook: Arc<dyn ApplyHook>,
+        snapshots: Arc<dyn SnapshotSource>,
+    ) -> Result<Replica, StartError> {
+        let mut replica = Replica::build(config, log_store, hook, snapshots).await?;
+        replica.run();
+        Ok(replica)
+    }
+
+    /// Sets up raft over `log_store` (the in-memory [`crate::MemLogStore`]
+    /// now, the durable WAL later) with the server's hooks, and binds the peer
+    /// port if the config has one, but starts nothing: no entry is applied and
+    /// no peer is answered until [`Replica::run`]. This lets the server build
+    /// its shared state around [`Replica::proposer`] first and only then let
+    /// the hooks be called.
+    pub async fn build<LS: RaftLogStorage<TypeConfig>>(
+        config: ReplicaConfig,
+        log_store: LS,
+        hook: Arc<dyn ApplyHook>,
+        snapshots: Arc<dyn SnapshotSource>,
+    ) -> Result<Replica, StartError> {
+        let raft_config = config
+            .timing
+            .raft_config(&config.cluster_name)
+            .map_err(StartError::Timing)?;
+        let listener = match config.peer_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(StartError::Bind)?),
+            None => None,
+        };
+        let peer_addr = match &listener {
+            Some(l) => Some(l.local_addr().map_err(StartError::Bind)?),
+            None => None,
+        };
+        let pending = Arc::new(Pending::new(config.node_id, incarnation()));
+        let state_machine = StateMachine::new(hook, snapshots, pending.clone());
+        let network = PeerNetwork::new(config.node_id, &config.cluster_name);
+        let raft = Raft::build(
+            config.node_id,
+            Arc::new(raft_config),
+            network,
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+        let (stop_listener, _) = watch::channel(false);
+        let proposer = Proposer::new(raft.clone(), pending.clone(), config.clock);
+        Ok(Replica {
+            running: false,
+            node_id: config.node_id,
+            cluster_name: config.cluster_name.as_str().into(),
+            raft,
+            pending,
+            proposer,
+            peer_addr,
+            listener,
+            stop_listener,
+            listener_task: None,
+        })
+    }
+
+    /// Starts raft's tasks and the peer listener. Calling it again does nothing.
+    pub fn run(&mut self) {
+        if self.running {
+            return;
+        }
+        self.running = true;
+        self.raft.run();
+        if let Some(listener) = self.listener.take() {
+            self.listener_task = Some(tokio::spawn(listener::serve(
+                listener,
+                self.raft.clone(),
+                self.node_id,
+                self.cluster_name.clone(),
+                self.stop_listener.subscribe(),
+            )));
+        }
+    }
+
+    /// Makes `members` (server id → peer address `host:port`) the initial
+    /// ensemble, if this replica has no membership yet; otherwise does
+    /// nothing. Every server of a new ensemble may call it with the same
+    /// members (as each reads the same `server.N` lines): the initial entry is
+    /// identical everywhere, and an election follows.
+    pub async fn initialize(&self, members: BTreeMap<NodeId, String>) -> Result<(), String> {
+        let nodes: BTreeMap<NodeId, BasicNode> = members
+            .into_iter()
+            .map(|(id, addr)| (id, BasicNode { addr }))
+            .collect();
+        match self.raft.initialize(nodes).await {
+            Ok(()) => Ok(()),
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// A standalone server: an ensemble of one.
+    pub async fn initialize_single(&self) -> Result<(), String> {
+        let addr = self.peer_addr.map(|a| a.to_string()).unwrap_or_default();
+        self.initialize(BTreeMap::from([(self.node_id, addr)]))
+            .await
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// The bound peer address (useful when the config asked for port 0).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer_addr
+    }
+
+    pub fn proposer(&self) -> Proposer {
+        self.proposer.clone()
+    }
+
+    /// The raft handle, for metrics and administrative calls.
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// The leader this replica knows of (a local view, possibly stale).
+    pub fn current_leader(&self) -> Option<NodeId> {
+        self.raft.metrics().borrow_watched().current_leader
+    }
+
+    /// Waits until this replica knows a leader, or `timeout` passes.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> Option<NodeId> {
+        let mut metrics = self.raft.metrics();
+        let wait = async {
+            // Bounded by the timeout around it.
+            loop {
+                if let Some(leader) = metrics.borrow_watched().current_leader {
+                    return Some(leader);
+                }
+                if metrics.changed().await.is_err() {
+                    return None;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.ok().flatten()
+    }
+
+    /// Stops raft and the peer listener. Proposals still waiting see their
+    /// channel close.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop_listener.send(true);
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!("raft shutdown: {e}");
+        }
+        if let Some(task) = self.listener_task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        self.pending.abandon_all();
+    }
+}
+
+/// A number that differs between two runs of this server: the start time in
+/// nanoseconds.
+fn incarnation() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

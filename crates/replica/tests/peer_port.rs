@@ -1,0 +1,156 @@
+//! The peer port under bad input: garbage, an absurd frame length, a Hello for
+//! the wrong server or cluster. Each closes only that connection (a refusal
+//! says why), and the replica keeps committing writes.
+//!
+//! Method: a single-server ensemble with its peer port on 127.0.0.1:0; raw
+//! TCP clients send the bad bytes; a write is proposed after each.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{create, create_session, TreeState};
+use rzk_replica::network::wire::{self, Hello, HelloAck, PEER_MAGIC, PROTOCOL_VERSION};
+use rzk_replica::{MemLogStore, Replica, ReplicaConfig, Timing};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn single() -> Replica {
+    let tree = TreeState::new();
+    let timing = Timing {
+        tick_time_ms: 100,
+        init_limit_ticks: 10,
+        sync_limit_ticks: 3,
+        snap_count: 0,
+    };
+    let config = ReplicaConfig::new(1, timing, Some("127.0.0.1:0".parse().unwrap()));
+    let replica = Replica::start(config, MemLogStore::new(), tree.clone(), tree)
+        .await
+        .unwrap();
+    replica.initialize_single().await.unwrap();
+    assert_eq!(replica.wait_for_leader(TIMEOUT).await, Some(1));
+    replica
+}
+
+async fn still_writes(replica: &Replica, path: &str) {
+    let p = replica.proposer();
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        match p.propose(create(path, b"")).await {
+            Ok(_) => return,
+            Err(e) => {
+                assert!(tokio::time::Instant::now() < deadline, "write failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Reads until the server closes the connection; returns what it sent.
+async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut out))
+        .await
+        .expect("the server closes the connection")
+        .expect("read");
+    out
+}
+
+async fn hello_answer(replica: &Replica, hello: &Hello) -> HelloAck {
+    let mut s = TcpStream::connect(replica.peer_addr().unwrap())
+        .await
+        .unwrap();
+    wire::send(&mut s, hello).await.unwrap();
+    wire::recv(&mut s, 1024).await.expect("an answer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_peers_are_closed_and_the_server_carries_on() {
+    let replica = single().await;
+    let addr = replica.peer_addr().unwrap();
+    let p = replica.proposer();
+    let mut tries = 0;
+    while p.propose(create_session()).await.is_err() {
+        tries += 1;
+        assert!(tries < 100);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // === garbage instead of a Hello
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"\x00\x00\x00\x05hello world, not postcard")
+        .await
+        .unwrap();
+    read_to_close(&mut s).await;
+    still_writes(&replica, "/a").await;
+
+    // === a 4 GiB length prefix: refused before any allocation
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
+        .await
+        .unwrap();
+    read_to_close(&mut s).await;
+    still_writes(&replica, "/b").await;
+
+    // === a Hello for another server id, cluster or protocol: refused with a reason
+    let good = Hello {
+        magic: PEER_MAGIC,
+        version: PROTOCOL_VERSION,
+        cluster_name: "rzk".into(),
+        from: 2,
+        to: 1,
+    };
+    let cases = [
+        (
+            Hello {
+                to: 3,
+                ..good.clone()
+            },
+            "server.N",
+        ),
+        (
+            Hello {
+                cluster_name: "other".into(),
+                ..good.clone()
+            },
+            "cluster",
+        ),
+        (
+            Hello {
+                version: 99,
+                ..good.clone()
+            },
+            "version",
+        ),
+        (
+            Hello {
+                magic: 1,
+                ..good.clone()
+            },
+            "magic",
+        ),
+    ];
+    for (hello, why) in cases {
+        match hello_answer(&replica, &hello).await {
+            HelloAck::Refused { reason } => assert!(reason.contains(why), "{reason}"),
+            other => panic!("{hello:?} was answered {other:?}"),
+        }
+    }
+    assert_eq!(
+        hello_answer(&replica, &good).await,
+        HelloAck::Accepted { node_id: 1 }
+    );
+
+    // === a good Hello, then an undecodable request
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    wire::send(&mut s, &good).await.unwrap();
+    let _: HelloAck = wire::recv(&mut s, 1024).await.unwrap();
+    wire::write_frame(&mut s, &[0xee; 32]).await.unwrap();
+    s.flush().await.unwrap();
+    read_to_close(&mut s).await;
+    still_writes(&replica, "/c").await;
+
+    replica.shutdown().await;
+}
