@@ -91,6 +91,10 @@ pub struct ServerConfig {
     pub enforce_quota: bool,
     pub skip_acl: bool,
     pub admin: AdminConfig,
+    /// `replication=raft` (rzk's own key): writes go through openraft
+    /// (`rzk-replica`) instead of the in-memory sequencer. Off by default
+    /// until the durable log and forwarding land.
+    pub replication_raft: bool,
     /// `server.N` lines, unparsed (used once replication lands).
     pub servers: BTreeMap<u64, String>,
     pub init_limit_ticks: u32,
@@ -149,6 +153,7 @@ impl Default for ServerConfig {
             enforce_quota: false,
             skip_acl: false,
             admin: AdminConfig::default(),
+            replication_raft: false,
             servers: BTreeMap::new(),
             init_limit_ticks: 10,
             sync_limit_ticks: 5,
@@ -330,6 +335,19 @@ fn apply_key(
         "standaloneEnabled" => cfg.standalone_enabled = boolean(key, value)?,
         "reconfigEnabled" => cfg.reconfig_enabled = boolean(key, value)?,
         "clientPortListenBacklog" => cfg.client_port_listen_backlog = number(key, value)?,
+        "replication" => {
+            cfg.replication_raft = match value {
+                "raft" => true,
+                "local" => false,
+                _ => {
+                    return Err(ConfigError::BadValue {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                        expected: "raft or local",
+                    })
+                }
+            }
+        }
         _ if ACCEPTED_UNUSED_KEYS.contains(&key)
             || key.starts_with("metricsProvider.")
             || key.starts_with("ssl.")

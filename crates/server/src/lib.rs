@@ -18,6 +18,7 @@
 //! - [`pipeline`]: a session's requests in order (submitted, held, local).
 //! - [`ops`]: routing and the locally served requests, one file per group.
 //! - [`log`]: the ordered log (local sequencer for now) behind [`log::LogHandle`].
+//! - [`replicated`]: the hooks `rzk-replica` applies through (`replication=raft`).
 //! - [`watch`]: watch registry with ZooKeeper's trigger rules.
 //! - [`session`]: session deadlines and the expiry task.
 //! - [`container`]: the container/TTL checker task.
@@ -45,6 +46,7 @@ pub mod log;
 pub mod ops;
 pub mod outbound;
 pub mod pipeline;
+pub mod replicated;
 pub mod reply;
 pub mod server;
 pub mod session;

@@ -42,7 +42,15 @@ pub struct Proposal {
 /// The proposing side of the log; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct LogHandle {
-    tx: mpsc::Sender<Proposal>,
+    inner: Inner,
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
+    /// The in-memory sequencer ([`run_sequencer`]).
+    Local(mpsc::Sender<Proposal>),
+    /// openraft through `rzk-replica` (`replication=raft`).
+    Replicated(rzk_replica::Proposer),
 }
 
 /// The ordering side, consumed by [`run_sequencer`].
@@ -54,20 +62,43 @@ pub struct LogReceiver {
 /// A new log: the handle to propose with and the receiver its sequencer runs on.
 pub fn channel() -> (LogHandle, LogReceiver) {
     let (tx, rx) = mpsc::channel(LOG_QUEUE_PROPOSALS_MAX);
-    (LogHandle { tx }, LogReceiver { rx })
+    (
+        LogHandle {
+            inner: Inner::Local(tx),
+        },
+        LogReceiver { rx },
+    )
 }
 
 impl LogHandle {
     /// Places `txn` in the order (waiting only while the queue is full) and
     /// returns where its outcome will arrive. Proposals submitted one after the
     /// other by one task are applied in that order.
+    ///
+    /// Replicated: a server that is not the leader refuses (`LogClosed`, so
+    /// the client reconnects elsewhere) until forwarding to the leader exists;
+    /// a receiver that closes means the outcome is unknown (leader change).
     pub async fn submit(&self, txn: Txn) -> Result<oneshot::Receiver<Applied>, LogClosed> {
-        let (done, rx) = oneshot::channel();
-        self.tx
-            .send(Proposal { txn, done })
-            .await
-            .map_err(|_| LogClosed)?;
-        Ok(rx)
+        match &self.inner {
+            Inner::Local(tx) => {
+                let (done, rx) = oneshot::channel();
+                tx.send(Proposal { txn, done })
+                    .await
+                    .map_err(|_| LogClosed)?;
+                Ok(rx)
+            }
+            Inner::Replicated(proposer) => proposer.submit(txn).await.map_err(|e| {
+                tracing::debug!("proposal refused: {e}");
+                LogClosed
+            }),
+        }
+    }
+
+    /// A handle that proposes through raft.
+    pub fn replicated(proposer: rzk_replica::Proposer) -> Self {
+        LogHandle {
+            inner: Inner::Replicated(proposer),
+        }
     }
 
     /// Submits and waits for the outcome.

@@ -24,7 +24,16 @@ use tokio::task::JoinSet;
 pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
-    log_receiver: LogReceiver,
+    log: Log,
+}
+
+/// What orders the log: the local sequencer, or a replica (`replication=raft`).
+enum Log {
+    Local(LogReceiver),
+    Replicated {
+        replica: Box<rzk_replica::Replica>,
+        members: std::collections::BTreeMap<u64, String>,
+    },
 }
 
 impl Server {
@@ -36,7 +45,22 @@ impl Server {
         let listener = TcpListener::bind(config.client_address()).await?;
         config.client_port = listener.local_addr()?.port();
         let clock = Clock::new();
-        let (log, log_receiver) = log::channel();
+        let hooks = Arc::new(crate::replicated::ServerHooks::default());
+        let (log, log_state) = if config.replication_raft {
+            let (replica, members) =
+                crate::replicated::build_replica(&config, hooks.clone()).await?;
+            let handle = log::LogHandle::replicated(replica.proposer());
+            (
+                handle,
+                Log::Replicated {
+                    replica: Box::new(replica),
+                    members,
+                },
+            )
+        } else {
+            let (handle, receiver) = log::channel();
+            (handle, Log::Local(receiver))
+        };
         let tree = DataTree::new(StateConfig {
             extended_types_enabled: config.extended_types_enabled,
             reconfig_enabled: config.reconfig_enabled,
@@ -48,10 +72,11 @@ impl Server {
             first_session_id(clock.wall_ms(), config.my_id),
         );
         let shared = Arc::new(Shared::new(config, clock, log, tree, sessions));
+        hooks.attach(&shared);
         Ok(Server {
             shared,
             listener,
-            log_receiver,
+            log: log_state,
         })
     }
 
@@ -69,9 +94,26 @@ impl Server {
         let Server {
             shared,
             listener,
-            log_receiver,
+            log,
         } = self;
-        let mut sequencer = tokio::spawn(log::run_sequencer(log_receiver, shared.clone()));
+        let (mut sequencer, mut replica) = match log {
+            Log::Local(receiver) => (
+                tokio::spawn(log::run_sequencer(receiver, shared.clone())),
+                None,
+            ),
+            Log::Replicated {
+                mut replica,
+                members,
+            } => {
+                replica.run();
+                replica
+                    .initialize(members)
+                    .await
+                    .map_err(io::Error::other)?;
+                // Nothing to supervise: raft runs its own tasks.
+                (tokio::spawn(std::future::pending::<()>()), Some(replica))
+            }
+        };
         let background = [
             tokio::spawn(crate::session::run_expiry(shared.clone())),
             tokio::spawn(crate::container::run_container_checker(shared.clone())),
@@ -121,6 +163,9 @@ impl Server {
             connections.abort_all();
         }
         sequencer.abort();
+        if let Some(replica) = replica.take() {
+            replica.shutdown().await;
+        }
         for task in background {
             task.abort();
         }
