@@ -125,21 +125,7 @@ pub async fn run_sequencer(mut log: LogReceiver, shared: Arc<Shared>) {
     while log.rx.recv_many(&mut batch, LOG_BATCH_PROPOSALS_MAX).await > 0 {
         let time_ms = shared.clock.wall_ms();
         let after = apply_batch(&shared, &mut batch, &mut last_zxid, time_ms);
-        if !after.ended.is_empty() {
-            let mut sessions = shared.sessions();
-            for (session_id, _) in &after.ended {
-                sessions.remove(*session_id);
-            }
-        }
-        for (session_id, expired) in after.ended {
-            // A closeSession's own connection closes itself once the reply is
-            // out; an expired session's connection is cut here.
-            if expired {
-                shared
-                    .conns()
-                    .close_session(session_id, CloseReason::SessionExpired);
-            }
-        }
+        end_sessions(&shared, after.ended);
         for (done, applied) in after.done {
             // The proposer may have gone (connection closed): nothing to do.
             let _ = done.send(applied);
@@ -159,26 +145,60 @@ fn apply_batch(
     };
     let mut core = shared.core();
     for proposal in batch.drain(..) {
-        let expiry = matches!(proposal.txn, Txn::ExpireSession { .. });
         *last_zxid += 1;
         let entry = Entry {
             zxid: *last_zxid,
             time_ms,
             txn: proposal.txn,
         };
-        let mut applied = core.tree.apply(&entry);
+        let applied = apply_entry(&mut core, &entry, &mut after.ended);
         debug_assert_eq!(applied.zxid, entry.zxid);
-        // Events go into the connections' queues now, under the lock, before
-        // any reply that could reflect this entry.
-        core.watches.deliver(&applied.triggers);
-        applied.triggers.clear();
-        for warning in applied.warnings.drain(..) {
-            tracing::warn!("{warning}");
-        }
-        if let Some(session_id) = applied.ended_session {
-            after.ended.push((session_id, expiry));
-        }
         after.done.push((proposal.done, applied));
     }
     after
+}
+
+/// Applies one entry under the core lock, whichever log ordered it: the tree
+/// changes, watch events go into the connections' queues on the spot (before
+/// any reply that could reflect this entry), warnings are logged, and a
+/// session the entry ended is recorded in `ended` with whether it expired.
+/// The returned outcome has its triggers already delivered.
+pub(crate) fn apply_entry(
+    core: &mut crate::shared::Core,
+    entry: &Entry,
+    ended: &mut Vec<(i64, bool)>,
+) -> Applied {
+    let mut applied = core.tree.apply(entry);
+    core.watches.deliver(&applied.triggers);
+    applied.triggers.clear();
+    for warning in applied.warnings.drain(..) {
+        tracing::warn!("{warning}");
+    }
+    if let Some(session_id) = applied.ended_session {
+        let expired = matches!(entry.txn, Txn::ExpireSession { .. });
+        ended.push((session_id, expired));
+    }
+    applied
+}
+
+/// After the core lock is released: forgets the sessions a batch ended and
+/// cuts the connections of the expired ones. A closeSession's own connection
+/// closes itself once its reply is out.
+pub(crate) fn end_sessions(shared: &Shared, ended: Vec<(i64, bool)>) {
+    if ended.is_empty() {
+        return;
+    }
+    {
+        let mut sessions = shared.sessions();
+        for (session_id, _) in &ended {
+            sessions.remove(*session_id);
+        }
+    }
+    for (session_id, expired) in ended {
+        if expired {
+            shared
+                .conns()
+                .close_session(session_id, CloseReason::SessionExpired);
+        }
+    }
 }

@@ -15,10 +15,10 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use rzk_replica::hooks::{ApplyHook, SnapshotJob, SnapshotSource};
 use rzk_replica::{MemLogStore, Replica, ReplicaConfig, Timing};
-use rzk_state::{Applied, Entry, Txn};
+use rzk_state::{Applied, Entry};
 
 use crate::config::ServerConfig;
-use crate::control::CloseReason;
+use crate::log::{apply_entry, end_sessions};
 use crate::shared::Shared;
 
 /// The hooks, attached to the server's shared state once it exists (the
@@ -60,32 +60,10 @@ impl ApplyHook for ServerHooks {
         {
             let mut core = shared.core();
             for entry in batch {
-                let expiry = matches!(entry.txn, Txn::ExpireSession { .. });
-                let mut applied = core.tree.apply(entry);
-                core.watches.deliver(&applied.triggers);
-                applied.triggers.clear();
-                for warning in applied.warnings.drain(..) {
-                    tracing::warn!("{warning}");
-                }
-                if let Some(session_id) = applied.ended_session {
-                    ended.push((session_id, expiry));
-                }
-                out.push(applied);
+                out.push(apply_entry(&mut core, entry, &mut ended));
             }
         }
-        if !ended.is_empty() {
-            let mut sessions = shared.sessions();
-            for (session_id, _) in &ended {
-                sessions.remove(*session_id);
-            }
-        }
-        for (session_id, expired) in ended {
-            if expired {
-                shared
-                    .conns()
-                    .close_session(session_id, CloseReason::SessionExpired);
-            }
-        }
+        end_sessions(&shared, ended);
         out
     }
 }
