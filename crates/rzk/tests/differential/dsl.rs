@@ -691,29 +691,7 @@ impl Cx {
     /// Sends one request, records the reply (and the notifications that arrived
     /// before it), then collects every client's events.
     pub fn op(&mut self, c: C, op: OpCode, req: Request) -> Option<Reply> {
-        let name = self.name(c);
-        let mut l = describe_line(&name, op, &req);
-        l.1.sort_acls = self.sort_acls;
-        let res = match self.slots[c.0].conn.as_mut() {
-            Some(conn) => conn.call(op, req),
-            None => Err(ClientError::Closed),
-        };
-        // Notifications that came before the reply are part of its ordering.
-        self.record_buffered(c);
-        let out = match res {
-            Ok(reply) => {
-                render_reply(&mut l, &reply);
-                Some(reply)
-            }
-            Err(e) => {
-                l.t(client_err(&e));
-                if matches!(e, ClientError::Closed) {
-                    self.forget_conn(c.0);
-                }
-                None
-            }
-        };
-        self.push(l);
+        let out = self.op_no_settle(c, op, req);
         self.settle();
         out
     }
@@ -1225,6 +1203,7 @@ impl Cx {
             Some(conn) => conn.call(op, req),
             None => Err(ClientError::Closed),
         };
+        // Notifications that came before the reply are part of its ordering.
         self.record_buffered(c);
         let out = match res {
             Ok(reply) => {
