@@ -51,3 +51,16 @@ pub trait SnapshotSource: Send + Sync + 'static {
     /// path. An error leaves the server unable to go on (raft stops).
     fn install(&self, bytes: &[u8]) -> io::Result<()>;
 }
+
+/// Read access to the raft log's entries, for work that runs beside raft
+/// rather than inside it (building a snapshot by replaying the log onto the
+/// previous snapshot, off the apply path).
+///
+/// Blocking: callers run it on a blocking thread. Implemented by every log
+/// store ([`crate::MemLogStore`], the durable WAL store).
+pub trait LogSource: Send + Sync + 'static {
+    /// The entries with index in `start..end`, in index order. An entry in the
+    /// range that the store does not hold (purged, not yet written) is an
+    /// error, never a silent gap: a snapshot built over a gap would be wrong.
+    fn read_entries(&self, start: u64, end: u64) -> io::Result<Vec<crate::types::RaftEntry>>;
+}

@@ -36,7 +36,7 @@ pub mod state_machine;
 pub mod types;
 
 pub use config::Timing;
-pub use hooks::{ApplyHook, SnapshotJob, SnapshotSource};
+pub use hooks::{ApplyHook, LogSource, SnapshotJob, SnapshotSource};
 pub use log_store::MemLogStore;
 pub use proposer::{ProposeError, Proposer};
 pub use replica::{Replica, ReplicaConfig, StartError};
