@@ -29,7 +29,6 @@ const ACCEPTED_UNUSED_KEYS: &[&str] = &[
     "connectToLearnerMasterLimit",
     "electionAlg",
     "quorumListenOnAllIPs",
-    "peerType",
     "syncEnabled",
     "dynamicConfigFile",
     "sslQuorum",
@@ -95,8 +94,14 @@ pub struct ServerConfig {
     /// (`rzk-replica`) instead of the in-memory sequencer. Off by default
     /// until the durable log and forwarding land.
     pub replication_raft: bool,
-    /// `server.N` lines, unparsed (used once replication lands).
+    /// `server.N` lines, unparsed.
     pub servers: BTreeMap<u64, String>,
+    /// The same lines, parsed and checked (empty for a standalone server).
+    pub ensemble: crate::ensemble::Ensemble,
+    /// `peerType`: what this server is when its `server.N` line does not say.
+    pub peer_type: crate::ensemble::Role,
+    /// `snapCount` (`zookeeper.snapCount`): log entries between snapshots.
+    pub snap_count: u64,
     pub init_limit_ticks: u32,
     pub sync_limit_ticks: u32,
     pub autopurge_snap_retain_count: u32,
@@ -155,6 +160,9 @@ impl Default for ServerConfig {
             admin: AdminConfig::default(),
             replication_raft: false,
             servers: BTreeMap::new(),
+            ensemble: crate::ensemble::Ensemble::default(),
+            peer_type: crate::ensemble::Role::Participant,
+            snap_count: SNAP_COUNT_DEFAULT,
             init_limit_ticks: 10,
             sync_limit_ticks: 5,
             autopurge_snap_retain_count: 3,
@@ -270,6 +278,27 @@ impl ServerConfig {
         let data_dir = data_dir.ok_or(ConfigError::Missing("dataDir"))?;
         cfg.data_log_dir = data_log_dir.unwrap_or_else(|| data_dir.clone());
         cfg.data_dir = data_dir;
+        cfg.my_id = read_my_id(&cfg.data_dir)?;
+        cfg.ensemble = crate::ensemble::Ensemble::parse(&cfg.servers)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        // ZooKeeper 3.5+: the client port may come from this server's line.
+        let line_client = cfg.ensemble.get(cfg.my_id).and_then(|s| s.client);
+        if client_port.is_none() {
+            if let Some(addr) = line_client {
+                client_port = Some(addr.port());
+                if cfg.client_port_address.is_none() && !addr.ip().is_unspecified() {
+                    cfg.client_port_address = Some(addr.ip());
+                }
+            }
+        }
+        if !cfg.ensemble.is_empty() && cfg.ensemble.get(cfg.my_id).is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "myid {} (from {}) has no server.{} line",
+                cfg.my_id,
+                cfg.data_dir.join("myid").display(),
+                cfg.my_id
+            )));
+        }
         cfg.client_port = client_port.ok_or(ConfigError::Missing("clientPort"))?;
         if cfg.tick_time_ms == 0 {
             return Err(ConfigError::Missing("tickTime"));
@@ -286,7 +315,6 @@ impl ServerConfig {
             Some(list) => whitelist_from(&list, cfg.read_only_mode_enabled),
             None => default_whitelist(cfg.read_only_mode_enabled),
         };
-        cfg.my_id = read_my_id(&cfg.data_dir)?;
         Ok(Parsed {
             config: cfg,
             unknown_keys,
@@ -332,6 +360,19 @@ fn apply_key(
             cfg.autopurge_snap_retain_count = number::<u32>(key, value)?.max(3)
         }
         "autopurge.purgeInterval" => cfg.autopurge_purge_interval_hours = number(key, value)?,
+        "peerType" => {
+            cfg.peer_type = match value {
+                "participant" => crate::ensemble::Role::Participant,
+                "observer" => crate::ensemble::Role::Observer,
+                _ => {
+                    return Err(ConfigError::BadValue {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                        expected: "participant or observer",
+                    })
+                }
+            }
+        }
         "standaloneEnabled" => cfg.standalone_enabled = boolean(key, value)?,
         "reconfigEnabled" => cfg.reconfig_enabled = boolean(key, value)?,
         "clientPortListenBacklog" => cfg.client_port_listen_backlog = number(key, value)?,
@@ -376,6 +417,7 @@ fn apply_property(
         "DigestAuthenticationProvider.superDigest" => cfg.super_digest = Some(value.to_string()),
         "znode.container.checkIntervalMs" => cfg.container_check_interval_ms = number(key, value)?,
         "znode.container.maxPerMinute" => cfg.container_max_per_minute = number(key, value)?,
+        "snapCount" => cfg.snap_count = number(key, value)?,
         "jute.maxbuffer" => cfg.max_frame_bytes = number(key, value)?,
         "readonlymode.enabled" => cfg.read_only_mode_enabled = boolean(key, value)?,
         "globalOutstandingLimit" => {
@@ -439,6 +481,9 @@ fn whitelist_from(list: &str, read_only_mode: bool) -> Vec<String> {
     words.dedup();
     words
 }
+
+/// ZooKeeper's default `snapCount`.
+pub const SNAP_COUNT_DEFAULT: u64 = 100_000;
 
 fn read_my_id(data_dir: &Path) -> Result<u64, ConfigError> {
     let path = data_dir.join("myid");

@@ -38,6 +38,7 @@ pub mod conn_table;
 pub mod connection;
 pub mod container;
 pub mod control;
+pub mod ensemble;
 pub mod fourlw;
 pub mod framing;
 pub mod handshake;
