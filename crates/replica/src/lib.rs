@@ -33,6 +33,7 @@ pub mod pending;
 pub mod proposer;
 pub mod replica;
 pub mod state_machine;
+pub mod status;
 pub mod types;
 
 pub use config::Timing;

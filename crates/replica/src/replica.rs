@@ -214,6 +214,11 @@ impl Replica {
         &self.raft
     }
 
+    /// Reads the replica's role, indexes and followers (for 4lw and logs).
+    pub fn status_handle(&self) -> crate::status::StatusHandle {
+        crate::status::StatusHandle::new(self.raft.clone())
+    }
+
     /// The leader this replica knows of (a local view, possibly stale).
     pub fn current_leader(&self) -> Option<NodeId> {
         self.raft.metrics().borrow_watched().current_leader

@@ -11,7 +11,7 @@
 use crate::clock::java_date;
 use crate::shared::Shared;
 use rzk_state::Txn;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +24,11 @@ struct Tracked {
     closing: bool,
 }
 
+/// Touched sessions remembered between two reports to the leader. Beyond
+/// this, touches are dropped until the next report (the sessions stay
+/// tracked; a report is due every half tick anyway).
+pub const SESSION_TOUCHES_PENDING_MAX: usize = 1 << 20;
+
 /// Deadlines of the sessions this server is responsible for.
 #[derive(Debug)]
 pub struct SessionTracker {
@@ -31,6 +36,10 @@ pub struct SessionTracker {
     sessions: HashMap<i64, Tracked>,
     buckets: BTreeMap<u64, BTreeSet<i64>>,
     next_id: i64,
+    /// Sessions touched since the last [`SessionTracker::take_touched`]: what
+    /// a follower reports to the leader, whose tracker is the one that
+    /// expires sessions (ZooKeeper's learners send the same in their pings).
+    touched: HashSet<i64>,
 }
 
 /// ZooKeeper's `initializeNextSessionId`: the server id in the top byte, the
@@ -48,6 +57,7 @@ impl SessionTracker {
             sessions: HashMap::new(),
             buckets: BTreeMap::new(),
             next_id: first_id,
+            touched: HashSet::new(),
         }
     }
 
@@ -95,6 +105,9 @@ impl SessionTracker {
         if t.closing {
             return false;
         }
+        if self.touched.len() < SESSION_TOUCHES_PENDING_MAX {
+            self.touched.insert(session_id);
+        }
         let deadline_ms = self.round_up(now_ms.saturating_add(t.timeout_ms));
         if deadline_ms != t.deadline_ms {
             self.unbucket(session_id, t.deadline_ms);
@@ -121,11 +134,40 @@ impl SessionTracker {
         }
     }
 
+    /// Tracks a session this server learned of from the log (created through
+    /// another server, or replayed at start), unless it is tracked already.
+    pub fn track_if_absent(&mut self, session_id: i64, timeout_ms: u64, now_ms: u64) {
+        if !self.sessions.contains_key(&session_id) {
+            self.track(session_id, timeout_ms, now_ms);
+        }
+    }
+
+    /// This server just became the leader: every session gets a full timeout
+    /// from now, as ZooKeeper's new leader gives them (it cannot know when
+    /// sessions connected elsewhere were last heard from), and expiries the
+    /// previous leader proposed but may not have committed are forgotten.
+    pub fn refresh_all(&mut self, now_ms: u64) {
+        let sessions: Vec<(i64, u64)> = self
+            .sessions
+            .iter()
+            .map(|(id, t)| (*id, t.timeout_ms))
+            .collect();
+        for (id, timeout_ms) in sessions {
+            self.track(id, timeout_ms, now_ms);
+        }
+    }
+
+    /// The sessions touched since the last call (for the report to the leader).
+    pub fn take_touched(&mut self) -> Vec<i64> {
+        self.touched.drain().collect()
+    }
+
     pub fn is_live(&self, session_id: i64) -> bool {
         self.sessions.get(&session_id).is_some_and(|t| !t.closing)
     }
 
     pub fn remove(&mut self, session_id: i64) {
+        self.touched.remove(&session_id);
         if let Some(t) = self.sessions.remove(&session_id) {
             self.unbucket(session_id, t.deadline_ms);
         }

@@ -1,0 +1,173 @@
+//! What the server reports about replication (`srvr`, `stat`, `mntr`, role
+//! change log lines), read from raft's metrics and put in ZooKeeper's terms.
+//!
+//! A plain snapshot of values, so the server needs no openraft types.
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::ServerState;
+
+use crate::types::{NodeId, Raft};
+
+/// A server's role, as ZooKeeper names it (`Mode:` in `srvr`,
+/// `zk_server_state` in `mntr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The only voter of an ensemble of one.
+    Standalone,
+    Leader,
+    Follower,
+    /// A learner: receives every entry, never votes.
+    Observer,
+    /// Looking for a leader (raft candidate, or a follower that knows none).
+    Looking,
+    /// Stopped (shut down, or a fatal storage error).
+    Stopped,
+}
+
+impl Role {
+    /// ZooKeeper's word for the role.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Standalone => "standalone",
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Observer => "observer",
+            Role::Looking => "looking",
+            Role::Stopped => "stopped",
+        }
+    }
+
+    /// Whether this server orders writes itself.
+    pub fn is_leader(&self) -> bool {
+        matches!(self, Role::Standalone | Role::Leader)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reading of the replica's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub node_id: NodeId,
+    pub role: Role,
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    /// Index of the last entry in the local log.
+    pub last_log_index: Option<u64>,
+    /// Index of the last entry known committed.
+    pub committed_index: Option<u64>,
+    /// Index of the last entry applied to the tree here.
+    pub last_applied_index: Option<u64>,
+    /// Last index covered by the newest snapshot.
+    pub snapshot_index: Option<u64>,
+    /// Voters in the effective membership (this server included).
+    pub voters: usize,
+    /// Learners (observers) in the effective membership.
+    pub observers: usize,
+    /// On the leader: followers and observers it replicates to
+    /// (`zk_followers` counts both, as ZooKeeper's learner count does).
+    pub followers: usize,
+    /// On the leader: voting followers whose log matches the leader's
+    /// commit point (`zk_synced_followers`).
+    pub synced_followers: usize,
+    /// Set when raft stopped on a fatal error.
+    pub fatal: Option<String>,
+}
+
+/// Reads [`Status`] from a running raft; cheap to clone.
+#[derive(Clone)]
+pub struct StatusHandle {
+    raft: Raft,
+}
+
+impl std::fmt::Debug for StatusHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusHandle").finish_non_exhaustive()
+    }
+}
+
+impl StatusHandle {
+    pub(crate) fn new(raft: Raft) -> Self {
+        StatusHandle { raft }
+    }
+
+    /// The current status (a copy; it does not change under the caller).
+    pub fn status(&self) -> Status {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow_watched();
+        let membership = m.membership_config.membership();
+        let voters: Vec<NodeId> = membership.voter_ids().collect();
+        let observers = membership.learner_ids().count();
+        let is_voter = voters.contains(&m.id);
+        let role = match (&m.running_state, m.state) {
+            (Err(_), _) | (_, ServerState::Shutdown) => Role::Stopped,
+            (_, ServerState::Leader) if voters.len() == 1 && observers == 0 => Role::Standalone,
+            (_, ServerState::Leader) => Role::Leader,
+            (_, ServerState::Candidate) => Role::Looking,
+            (_, ServerState::Learner) if !is_voter && m.current_leader.is_some() => Role::Observer,
+            (_, ServerState::Follower) if m.current_leader.is_some() => Role::Follower,
+            _ => Role::Looking,
+        };
+        let committed_index = m.local_committed.map(|c| c.index);
+        let (followers, synced_followers) = match &m.replication {
+            Some(replication) => {
+                let others = replication.keys().filter(|id| **id != m.id).count();
+                let synced = replication
+                    .iter()
+                    .filter(|(id, matched)| {
+                        **id != m.id
+                            && voters.contains(id)
+                            && matched.map(|l| l.index) >= committed_index
+                    })
+                    .count();
+                (others, synced)
+            }
+            None => (0, 0),
+        };
+        Status {
+            node_id: m.id,
+            role,
+            leader: m.current_leader,
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            committed_index,
+            last_applied_index: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            voters: voters.len(),
+            observers,
+            followers,
+            synced_followers,
+            fatal: m.running_state.as_ref().err().map(|e| e.to_string()),
+        }
+    }
+
+    /// A stream of changes, for the server's role-change log lines and
+    /// leader-only duties.
+    pub fn watch(&self) -> StatusWatch {
+        StatusWatch {
+            handle: self.clone(),
+            metrics: self.raft.metrics(),
+        }
+    }
+}
+
+/// Yields the status each time raft's metrics change.
+pub struct StatusWatch {
+    handle: StatusHandle,
+    metrics: openraft::alias::WatchReceiverOf<
+        crate::TypeConfig,
+        openraft::RaftMetrics<crate::TypeConfig>,
+    >,
+}
+
+impl StatusWatch {
+    /// The next status after a change; `None` once raft has stopped.
+    pub async fn next(&mut self) -> Option<Status> {
+        self.metrics.changed().await.ok()?;
+        Some(self.handle.status())
+    }
+}
