@@ -15,6 +15,7 @@ use crate::limits::{DIR_SIZE_FILES_MAX, FOUR_LETTER_OUTPUT_BYTES_MAX};
 use crate::shared::Shared;
 use crate::stats::java_double;
 use crate::watch::ConnId;
+use rzk_replica::status::{Role, Status};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -195,7 +196,7 @@ fn stat(shared: &Shared, conn_id: ConnId, with_clients: bool, out: &mut String) 
     let _ = writeln!(out, "Connections: {}", conns.len());
     let _ = writeln!(out, "Outstanding: {outstanding}");
     let _ = writeln!(out, "Zxid: 0x{zxid:x}");
-    out.push_str("Mode: standalone\n");
+    let _ = writeln!(out, "Mode: {}", shared.role());
     let _ = writeln!(out, "Node count: {nodes}");
 }
 
@@ -418,7 +419,9 @@ fn mntr(shared: &Shared, out: &mut String) {
         let _ = writeln!(out, "zk_{k}\t{v}");
     };
     line("version", VERSION.to_string());
-    line("server_state", "standalone".to_string());
+    let status = shared.replica_status();
+    let role = status.as_ref().map_or(Role::Standalone, |s| s.role);
+    line("server_state", role.to_string());
     line("ephemerals_count", ephemerals.to_string());
     line("num_alive_connections", conns.len().to_string());
     line("avg_latency", latency.avg_java());
@@ -448,6 +451,48 @@ fn mntr(shared: &Shared, out: &mut String) {
     line("local_sessions", "0".to_string());
     line("uptime", shared.clock.now_ms().to_string());
     line("outstanding_tls_handshake", "0".to_string());
+    if let Some(status) = status {
+        replication_lines(&status, shared, &mut line);
+    }
+}
+
+/// The ensemble part of `mntr`: ZooKeeper 3.8's quorum gauges (`peer_state`,
+/// `quorum_size`, and on the leader `learners`, `synced_followers`,
+/// `synced_non_voting_followers`, `synced_observers`, `pending_syncs`), the
+/// 3.4-era `followers` that older dashboards read, and rzk's raft positions.
+fn replication_lines(status: &Status, shared: &Shared, line: &mut impl FnMut(&str, String)) {
+    if status.role != Role::Standalone {
+        let peer_state = match status.role {
+            Role::Leader => "leading - broadcast",
+            Role::Follower => "following - broadcast",
+            Role::Observer => "observing - broadcast",
+            _ => "looking",
+        };
+        line("peer_state", peer_state.to_string());
+        line("quorum_size", status.voters.to_string());
+    }
+    if status.role == Role::Leader {
+        line("learners", status.followers.to_string());
+        line("followers", status.followers.to_string());
+        line("synced_followers", status.synced_followers.to_string());
+        line("synced_non_voting_followers", "0".to_string());
+        line(
+            "synced_observers",
+            status
+                .followers
+                .saturating_sub(status.voters.saturating_sub(1))
+                .to_string(),
+        );
+        line(
+            "pending_syncs",
+            shared.stats.pending_syncs.load(Relaxed).to_string(),
+        );
+    }
+    let index = |i: Option<u64>| i.map_or("-1".to_string(), |i| i.to_string());
+    line("last_log_index", index(status.last_log_index));
+    line("commit_index", index(status.committed_index));
+    line("last_applied_index", index(status.last_applied_index));
+    line("last_snapshot_index", index(status.snapshot_index));
 }
 
 fn open_fds() -> i64 {

@@ -73,6 +73,9 @@ impl Server {
         );
         let shared = Arc::new(Shared::new(config, clock, log, tree, sessions));
         hooks.attach(&shared);
+        if let Log::Replicated { replica, .. } = &log_state {
+            let _ = shared.replica_status.set(replica.status_handle());
+        }
         Ok(Server {
             shared,
             listener,

@@ -18,7 +18,7 @@ use crate::stats::ServerStats;
 use crate::watch::WatchRegistry;
 use rzk_state::DataTree;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// The replicated tree and the local watches, locked together.
 #[derive(Debug)]
@@ -35,6 +35,8 @@ pub struct Shared {
     pub stats: Arc<ServerStats>,
     /// ZooKeeper's text trace mask (`gtmk`/`stmk`); kept for the 4lw only.
     pub trace_mask: AtomicU64,
+    /// The replica's status, once the replica is built.
+    pub replica_status: OnceLock<rzk_replica::status::StatusHandle>,
     core: Mutex<Core>,
     sessions: Mutex<SessionTracker>,
     conns: Mutex<ConnTable>,
@@ -58,10 +60,23 @@ impl Shared {
             log,
             stats: Arc::new(ServerStats::default()),
             trace_mask: AtomicU64::new(DEFAULT_TRACE_MASK),
+            replica_status: OnceLock::new(),
             core: Mutex::new(Core { tree, watches }),
             sessions: Mutex::new(sessions),
             conns: Mutex::new(ConnTable::default()),
         }
+    }
+
+    /// The replica's view of the ensemble (a standalone server with the
+    /// in-memory sequencer reports itself as standalone).
+    pub fn replica_status(&self) -> Option<rzk_replica::status::Status> {
+        self.replica_status.get().map(|h| h.status())
+    }
+
+    /// `Mode:` of `srvr`: leader, follower, observer or standalone.
+    pub fn role(&self) -> rzk_replica::status::Role {
+        self.replica_status()
+            .map_or(rzk_replica::status::Role::Standalone, |s| s.role)
     }
 
     /// A poisoned lock means a thread panicked mid-update; the data is still the

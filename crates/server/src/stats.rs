@@ -57,6 +57,8 @@ pub struct ServerStats {
     pub packets_received: AtomicU64,
     pub packets_sent: AtomicU64,
     pub auth_failures: AtomicU64,
+    /// `sync` requests waiting for this server to catch up (`pending_syncs`).
+    pub pending_syncs: AtomicU64,
     latency: Mutex<Latency>,
 }
 
