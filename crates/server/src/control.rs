@@ -42,6 +42,9 @@ pub enum CloseReason {
     LogClosed,
     /// The server is shutting down.
     Shutdown,
+    /// The server lost its leader: as a ZooKeeper follower does, it drops its
+    /// clients, which reconnect to a server that is part of a quorum.
+    LostLeader,
 }
 
 impl CloseReason {
@@ -71,6 +74,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Handshake(m) => write!(f, "handshake refused: {m}"),
             CloseReason::AuthFailed(m) => write!(f, "authentication failed: {m}"),
             CloseReason::Io(m) => write!(f, "socket error: {m}"),
+            CloseReason::LostLeader => f.write_str("this server lost its leader"),
             CloseReason::HandshakeTimeout => f.write_str("no connect request in time"),
             CloseReason::LogClosed => f.write_str("server log stopped"),
             CloseReason::Shutdown => f.write_str("server shutting down"),

@@ -86,9 +86,27 @@ pub async fn respond(
     let _ = socket.shutdown().await;
 }
 
+/// ZooKeeper's answer from a server that is not serving (no leader yet, or
+/// still catching up after a start).
+pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
+
+/// Commands that answer [`NOT_SERVING`] while the server is not serving, as
+/// in ZooKeeper 3.8 (`isro` answers `null` instead; the rest always answer).
+const NEED_SERVING: &[&str] = &[
+    "srvr", "stat", "cons", "crst", "srst", "conf", "dirs", "wchs", "wchc", "wchp", "dump", "mntr",
+];
+
 /// The text of an enabled command (other than `stmk`).
 pub fn run(shared: &Shared, conn_id: ConnId, word: &str) -> String {
     let mut out = String::new();
+    if !shared.is_serving() {
+        if word == "isro" {
+            return "null".to_string();
+        }
+        if NEED_SERVING.contains(&word) {
+            return NOT_SERVING.to_string();
+        }
+    }
     match word {
         "ruok" => out.push_str("imok"),
         "isro" => out.push_str("rw"),

@@ -36,6 +36,12 @@ pub enum Outcome {
 }
 
 pub async fn negotiate(shared: &Shared, req: &ConnectRequest) -> Result<Outcome, CloseReason> {
+    if !shared.is_serving() {
+        return Err(CloseReason::Handshake(
+            "ZooKeeperServer not running: no leader yet, or still applying the log after a start"
+                .to_string(),
+        ));
+    }
     let last_zxid = shared.core().tree.last_zxid();
     if req.last_zxid_seen > last_zxid {
         return Err(CloseReason::Handshake(format!(

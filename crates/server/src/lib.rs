@@ -49,6 +49,7 @@ pub mod outbound;
 pub mod pipeline;
 pub mod replicated;
 pub mod reply;
+pub mod role;
 pub mod server;
 pub mod session;
 pub mod shared;

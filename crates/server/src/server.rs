@@ -75,6 +75,10 @@ impl Server {
         hooks.attach(&shared);
         if let Log::Replicated { replica, .. } = &log_state {
             let _ = shared.replica_status.set(replica.status_handle());
+            // `role::follow` opens the gate once the replica is ready.
+            shared
+                .serving
+                .store(false, std::sync::atomic::Ordering::Release);
         }
         Ok(Server {
             shared,
@@ -113,8 +117,14 @@ impl Server {
                     .initialize(members)
                     .await
                     .map_err(io::Error::other)?;
-                // Nothing to supervise: raft runs its own tasks.
-                (tokio::spawn(std::future::pending::<()>()), Some(replica))
+                // Supervision: `follow` returns only when raft stops.
+                let follow =
+                    tokio::spawn(crate::role::follow(shared.clone(), replica.status_handle()));
+                let stopped = async move {
+                    let why = follow.await.unwrap_or_else(|e| e.to_string());
+                    tracing::error!("{why}; shutting down");
+                };
+                (tokio::spawn(stopped), Some(replica))
             }
         };
         let background = [
@@ -140,8 +150,8 @@ impl Server {
                         Err(e) if e.is_panic() => "panicked",
                         _ => "ended",
                     };
-                    tracing::error!("The log sequencer {why}; shutting down");
-                    failure = Some(io::Error::other(format!("log sequencer {why}")));
+                    tracing::error!("The log ({why}); shutting down");
+                    failure = Some(io::Error::other(format!("the log {why}")));
                     break;
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}

@@ -17,7 +17,7 @@ use crate::session::SessionTracker;
 use crate::stats::ServerStats;
 use crate::watch::WatchRegistry;
 use rzk_state::DataTree;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// The replicated tree and the local watches, locked together.
@@ -37,6 +37,9 @@ pub struct Shared {
     pub trace_mask: AtomicU64,
     /// The replica's status, once the replica is built.
     pub replica_status: OnceLock<rzk_replica::status::StatusHandle>,
+    /// Whether client sessions are accepted (see `role`): false until the
+    /// replica knows a leader and has applied its own log after a start.
+    pub serving: AtomicBool,
     core: Mutex<Core>,
     sessions: Mutex<SessionTracker>,
     conns: Mutex<ConnTable>,
@@ -61,6 +64,7 @@ impl Shared {
             stats: Arc::new(ServerStats::default()),
             trace_mask: AtomicU64::new(DEFAULT_TRACE_MASK),
             replica_status: OnceLock::new(),
+            serving: AtomicBool::new(true),
             core: Mutex::new(Core { tree, watches }),
             sessions: Mutex::new(sessions),
             conns: Mutex::new(ConnTable::default()),
@@ -71,6 +75,10 @@ impl Shared {
     /// in-memory sequencer reports itself as standalone).
     pub fn replica_status(&self) -> Option<rzk_replica::status::Status> {
         self.replica_status.get().map(|h| h.status())
+    }
+
+    pub fn is_serving(&self) -> bool {
+        self.serving.load(Ordering::Acquire)
     }
 
     /// `Mode:` of `srvr`: leader, follower, observer or standalone.

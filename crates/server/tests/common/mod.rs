@@ -68,10 +68,20 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
     tweak(&mut config);
     let server = Server::bind(config).await.expect("bind");
     let addr = server.local_addr().expect("addr");
+    let shared = server.shared().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
+    // Over raft, sessions are accepted once the replica has elected itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !shared.is_serving() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server not serving after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
     TestServer {
         addr,
         stop: Some(stop),

@@ -1,0 +1,135 @@
+//! Follows the replica's role and acts on its changes: a log line on every
+//! role change and election (with how long the server was without a
+//! leader), fresh session deadlines when this server becomes the leader, the
+//! "serving" gate, and stopping the server when raft stops.
+//!
+//! Serving: like ZooKeeper, a server accepts client sessions only while it is
+//! part of a working ensemble (it knows a leader) and, after a start, once it
+//! has applied what its own log already held: a restarted server must not
+//! answer reads from a tree that is still missing entries it had
+//! acknowledged before the crash.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rzk_replica::status::{Role, Status, StatusHandle};
+
+use crate::shared::Shared;
+
+/// Whether a status lets this server serve clients, given the log index it
+/// must have applied first (its log's end when it started).
+pub fn can_serve(status: &Status, catch_up_to: Option<u64>) -> bool {
+    let has_leader = matches!(
+        status.role,
+        Role::Standalone | Role::Leader | Role::Follower | Role::Observer
+    );
+    has_leader && status.last_applied_index >= catch_up_to
+}
+
+/// Runs until raft stops; returns why it stopped.
+pub async fn follow(shared: Arc<Shared>, handle: StatusHandle) -> String {
+    let start = handle.status();
+    let catch_up_to = start.last_log_index;
+    let mut watch = handle.watch();
+    let mut role = start.role;
+    let mut leader = start.leader;
+    let mut leaderless_since = Some(Instant::now());
+    tracing::info!(
+        "Replica {} starting as {role}; it will serve clients once it has a leader and has applied its log up to index {}",
+        start.node_id,
+        catch_up_to.map_or("-".to_string(), |i| i.to_string())
+    );
+    apply(&shared, &start, catch_up_to, None, &mut leaderless_since);
+    // Ends when raft stops (the watch closes).
+    while let Some(status) = watch.next().await {
+        if let Some(fatal) = &status.fatal {
+            shared.serving.store(false, Ordering::Release);
+            return format!("replication stopped: {fatal}");
+        }
+        if status.role != role || status.leader != leader {
+            let previous = role;
+            apply(
+                &shared,
+                &status,
+                catch_up_to,
+                Some(previous),
+                &mut leaderless_since,
+            );
+            role = status.role;
+            leader = status.leader;
+        } else {
+            update_serving(&shared, &status, catch_up_to);
+        }
+    }
+    shared.serving.store(false, Ordering::Release);
+    "replication stopped".to_string()
+}
+
+fn apply(
+    shared: &Shared,
+    status: &Status,
+    catch_up_to: Option<u64>,
+    previous: Option<Role>,
+    leaderless_since: &mut Option<Instant>,
+) {
+    let has_leader = status.leader.is_some()
+        && matches!(
+            status.role,
+            Role::Standalone | Role::Leader | Role::Follower | Role::Observer
+        );
+    if has_leader {
+        if let Some(since) = leaderless_since.take() {
+            tracing::info!(
+                "Election done: server {} is {} (leader {}, term {}), {} ms without a leader",
+                status.node_id,
+                status.role,
+                status.leader.map_or("-".to_string(), |l| l.to_string()),
+                status.term,
+                since.elapsed().as_millis()
+            );
+        } else if let Some(previous) = previous {
+            tracing::info!(
+                "Role change: server {} {previous} -> {} (leader {}, term {})",
+                status.node_id,
+                status.role,
+                status.leader.map_or("-".to_string(), |l| l.to_string()),
+                status.term
+            );
+        }
+    } else if leaderless_since.is_none() {
+        *leaderless_since = Some(Instant::now());
+        tracing::warn!(
+            "Server {} lost its leader (now {}, term {}); looking for a new one",
+            status.node_id,
+            status.role,
+            status.term
+        );
+    }
+    if status.role.is_leader() && !previous.is_some_and(|p| p.is_leader()) {
+        // ZooKeeper's new leader gives every session a full timeout.
+        shared.sessions().refresh_all(shared.clock.now_ms());
+    }
+    update_serving(shared, status, catch_up_to);
+}
+
+fn update_serving(shared: &Shared, status: &Status, catch_up_to: Option<u64>) {
+    let serve = can_serve(status, catch_up_to);
+    let was = shared.serving.swap(serve, Ordering::AcqRel);
+    if serve != was {
+        if serve {
+            tracing::info!(
+                "Serving clients (applied through index {})",
+                status.last_applied_index.map_or(0, |i| i)
+            );
+        } else {
+            tracing::warn!(
+                "Not serving clients until a leader is known; closing {} client connections",
+                shared.conns().len()
+            );
+            shared
+                .conns()
+                .close_all(&crate::control::CloseReason::LostLeader);
+        }
+    }
+}
