@@ -110,8 +110,8 @@ impl LogHandle {
 /// What the sequencer must do after releasing the core lock.
 struct AfterApply {
     done: Vec<(oneshot::Sender<Applied>, Applied)>,
-    /// Sessions the batch ended, and whether by expiry.
-    ended: Vec<(i64, bool)>,
+    /// Sessions the batch started and ended.
+    sessions: SessionEvents,
 }
 
 /// Orders and applies proposals until every handle is gone. Drains up to
@@ -125,7 +125,7 @@ pub async fn run_sequencer(mut log: LogReceiver, shared: Arc<Shared>) {
     while log.rx.recv_many(&mut batch, LOG_BATCH_PROPOSALS_MAX).await > 0 {
         let time_ms = shared.clock.wall_ms();
         let after = apply_batch(&shared, &mut batch, &mut last_zxid, time_ms);
-        end_sessions(&shared, after.ended);
+        settle_sessions(&shared, after.sessions);
         for (done, applied) in after.done {
             // The proposer may have gone (connection closed): nothing to do.
             let _ = done.send(applied);
@@ -141,7 +141,7 @@ fn apply_batch(
 ) -> AfterApply {
     let mut after = AfterApply {
         done: Vec::with_capacity(batch.len()),
-        ended: Vec::new(),
+        sessions: SessionEvents::default(),
     };
     let mut core = shared.core();
     for proposal in batch.drain(..) {
@@ -151,7 +151,7 @@ fn apply_batch(
             time_ms,
             txn: proposal.txn,
         };
-        let applied = apply_entry(&mut core, &entry, &mut after.ended);
+        let applied = apply_entry(&mut core, &entry, &mut after.sessions);
         debug_assert_eq!(applied.zxid, entry.zxid);
         after.done.push((proposal.done, applied));
     }
@@ -161,12 +161,12 @@ fn apply_batch(
 /// Applies one entry under the core lock, whichever log ordered it: the tree
 /// changes, watch events go into the connections' queues on the spot (before
 /// any reply that could reflect this entry), warnings are logged, and a
-/// session the entry ended is recorded in `ended` with whether it expired.
+/// session the entry started or ended is recorded in `sessions`.
 /// The returned outcome has its triggers already delivered.
 pub(crate) fn apply_entry(
     core: &mut crate::shared::Core,
     entry: &Entry,
-    ended: &mut Vec<(i64, bool)>,
+    sessions: &mut SessionEvents,
 ) -> Applied {
     let mut applied = core.tree.apply(entry);
     core.watches.deliver(&applied.triggers);
@@ -176,20 +176,48 @@ pub(crate) fn apply_entry(
     }
     if let Some(session_id) = applied.ended_session {
         let expired = matches!(entry.txn, Txn::ExpireSession { .. });
-        ended.push((session_id, expired));
+        sessions.ended.push((session_id, expired));
+    }
+    if let Txn::CreateSession {
+        session_id,
+        timeout_ms,
+        ..
+    } = &entry.txn
+    {
+        if applied.reply.err == rzk_proto::ErrorCode::Ok {
+            sessions
+                .started
+                .push((*session_id, u64::try_from(*timeout_ms).unwrap_or(0)));
+        }
     }
     applied
 }
 
-/// After the core lock is released: forgets the sessions a batch ended and
-/// cuts the connections of the expired ones. A closeSession's own connection
-/// closes itself once its reply is out.
-pub(crate) fn end_sessions(shared: &Shared, ended: Vec<(i64, bool)>) {
-    if ended.is_empty() {
+/// Sessions an applied batch started and ended.
+#[derive(Debug, Default)]
+pub(crate) struct SessionEvents {
+    /// Created sessions and their timeouts.
+    started: Vec<(i64, u64)>,
+    /// Ended sessions, and whether by expiry.
+    ended: Vec<(i64, bool)>,
+}
+
+/// After the core lock is released: tracks the sessions a batch created
+/// (every server tracks every session, so whichever becomes leader can
+/// expire it; the server that accepted it tracks it already), forgets the
+/// sessions it ended and cuts the connections of the expired ones. A
+/// closeSession's own connection closes itself once its reply is out.
+pub(crate) fn settle_sessions(shared: &Shared, events: SessionEvents) {
+    let SessionEvents { started, ended } = events;
+    if started.is_empty() && ended.is_empty() {
         return;
     }
     {
+        let now_ms = shared.clock.now_ms();
         let mut sessions = shared.sessions();
+        for (session_id, timeout_ms) in started {
+            sessions.track_if_absent(session_id, timeout_ms, now_ms);
+        }
         for (session_id, _) in &ended {
             sessions.remove(*session_id);
         }

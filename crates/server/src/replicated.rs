@@ -18,7 +18,7 @@ use rzk_replica::{MemLogStore, Replica, ReplicaConfig, Timing};
 use rzk_state::{Applied, Entry};
 
 use crate::config::ServerConfig;
-use crate::log::{apply_entry, end_sessions};
+use crate::log::{apply_entry, settle_sessions, SessionEvents};
 use crate::shared::Shared;
 
 /// The hooks, attached to the server's shared state once it exists (the
@@ -56,14 +56,14 @@ impl ApplyHook for ServerHooks {
                 .collect();
         };
         let mut out = Vec::with_capacity(batch.len());
-        let mut ended = Vec::new();
+        let mut sessions = SessionEvents::default();
         {
             let mut core = shared.core();
             for entry in batch {
-                out.push(apply_entry(&mut core, entry, &mut ended));
+                out.push(apply_entry(&mut core, entry, &mut sessions));
             }
         }
-        end_sessions(&shared, ended);
+        settle_sessions(&shared, sessions);
         out
     }
 }
