@@ -1,14 +1,19 @@
-//! Write throughput of a single-server ensemble ("ensemble of one") with the
-//! in-memory log: proposals go through openraft and the state machine adapter
-//! into a real `DataTree` (setData on one znode).
+//! Write throughput of a single-server ensemble ("ensemble of one"):
+//! proposals go through openraft and the state machine adapter into a real
+//! `DataTree` (setData on one znode), over the in-memory log or, with
+//! `--wal DIR`, the durable WAL log in a new directory `DIR`.
 //!
-//! Run: `cargo run --release -p rzk-replica --example propose_bench [seconds]`
+//! Run: `cargo run --release -p rzk-replica --example propose_bench -- [seconds] [--wal DIR]`
 //!
-//! Not a test: numbers depend on the machine. It prints writes/s for one
-//! sequential proposer, 64 concurrent proposers, and one task pipelining up
-//! to 1024 proposals (as a connection with many outstanding requests does).
+//! Not a test: numbers depend on the machine (and, with `--wal`, on its
+//! disk's fdatasync latency). It prints writes/s for one sequential proposer,
+//! 16 and 64 concurrent proposers, and one task pipelining up to 1024
+//! proposals (as a connection with many outstanding requests does); with
+//! `--wal` also fdatasync rounds per second and writes per round, which show
+//! group commit at work.
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,7 +22,7 @@ use rzk_proto::records::SetDataRequest;
 use rzk_proto::request::CreateOp;
 use rzk_proto::{Acl, ErrorCode, OpCode};
 use rzk_replica::hooks::{ApplyHook, SnapshotJob, SnapshotSource};
-use rzk_replica::{MemLogStore, Proposer, Replica, ReplicaConfig, Timing};
+use rzk_replica::{MemLogStore, Proposer, Replica, ReplicaConfig, Timing, WalLogStore};
 use rzk_state::{Applied, DataTree, Entry, StateConfig, Txn, WriteOp};
 
 struct Tree(Mutex<DataTree>);
@@ -103,26 +108,89 @@ async fn pipelined(p: &Proposer, run: Duration, window: usize) -> u64 {
     n
 }
 
+/// Command line: `[seconds] [--wal DIR]`.
+struct Args {
+    run: Duration,
+    wal_dir: Option<PathBuf>,
+}
+
+fn parse_args() -> Args {
+    let mut args = std::env::args().skip(1);
+    let mut secs = 3;
+    let mut wal_dir = None;
+    while let Some(arg) = args.next() {
+        if arg == "--wal" {
+            wal_dir = Some(PathBuf::from(args.next().expect("--wal takes a directory")));
+        } else {
+            secs = arg.parse().expect("seconds, or --wal DIR");
+        }
+    }
+    Args {
+        run: Duration::from_secs(secs),
+        wal_dir,
+    }
+}
+
+/// Runs one phase and prints its rate over the time it took, plus the WAL's fdatasync rounds if
+/// there is a WAL.
+async fn phase<F: std::future::Future<Output = u64>>(
+    label: &str,
+    wal: Option<&WalLogStore>,
+    work: F,
+) {
+    let before = wal.map(WalLogStore::wal_stats);
+    let started = Instant::now();
+    let n = work.await;
+    let secs = started.elapsed().as_secs_f64();
+    print!("{label:<26} {:>10.0} writes/s", n as f64 / secs);
+    if let (Some(wal), Some(before)) = (wal, before) {
+        let after = wal.wal_stats();
+        let rounds = after.sync_rounds - before.sync_rounds;
+        let fdatasyncs = after.fdatasync_calls - before.fdatasync_calls;
+        print!(
+            "  {:>8.0} fdatasync rounds/s  {:>8.0} fdatasync calls/s  {:>6.1} writes/round",
+            rounds as f64 / secs,
+            fdatasyncs as f64 / secs,
+            n as f64 / rounds.max(1) as f64
+        );
+    }
+    println!();
+}
+
 #[tokio::main]
 async fn main() {
-    let secs: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
-    let run = Duration::from_secs(secs);
+    let args = parse_args();
+    let run = args.run;
     let tree = Arc::new(Tree(Mutex::new(DataTree::new(StateConfig::default()))));
     let timing = Timing {
         snap_count: 0,
         ..Timing::default()
     };
-    let replica = Replica::start(
-        ReplicaConfig::new(1, timing, None),
-        MemLogStore::new(),
-        tree.clone(),
-        tree.clone(),
-    )
-    .await
-    .expect("start");
+    let config = ReplicaConfig::new(1, timing, None);
+    let (replica, wal) = match &args.wal_dir {
+        Some(dir) => {
+            // A log left by an earlier run would be re-applied while the
+            // bench writes; start clean instead.
+            let used = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+            assert!(
+                !used,
+                "{} is not empty: give a new directory",
+                dir.display()
+            );
+            let (store, report) = WalLogStore::open(dir).expect("open the WAL");
+            println!("{report}");
+            let replica = Replica::start(config, store.clone(), tree.clone(), tree.clone())
+                .await
+                .expect("start");
+            (replica, Some(store))
+        }
+        None => {
+            let replica = Replica::start(config, MemLogStore::new(), tree.clone(), tree.clone())
+                .await
+                .expect("start");
+            (replica, None)
+        }
+    };
     replica.initialize_single().await.expect("initialize");
     replica
         .wait_for_leader(Duration::from_secs(10))
@@ -159,12 +227,10 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    let rate = |n: u64| n as f64 / run.as_secs_f64();
-    let n = sequential(&p, run).await;
-    println!("1 sequential proposer:  {:>10.0} writes/s", rate(n));
-    let n = concurrent(&p, run, 64).await;
-    println!("64 concurrent proposers: {:>10.0} writes/s", rate(n));
-    let n = pipelined(&p, run, 1024).await;
-    println!("1 task, 1024 in flight:  {:>10.0} writes/s", rate(n));
+    let wal = wal.as_ref();
+    phase("1 sequential proposer", wal, sequential(&p, run)).await;
+    phase("16 concurrent proposers", wal, concurrent(&p, run, 16)).await;
+    phase("64 concurrent proposers", wal, concurrent(&p, run, 64)).await;
+    phase("1 task, 1024 in flight", wal, pipelined(&p, run, 1024)).await;
     replica.shutdown().await;
 }

@@ -15,7 +15,8 @@
 //! - [`state_machine`]: the `RaftStateMachine` adapter over the hooks.
 //! - [`pending`]: in-flight proposals and how outcomes find their client.
 //! - [`proposer`]: `submit`/`propose`, the replicated `LogHandle`.
-//! - [`log_store`]: the in-memory `RaftLogStorage` (the WAL replaces it).
+//! - [`log_store`]: the in-memory `RaftLogStorage`, for tests.
+//! - [`wal_log_store`]: the durable `RaftLogStorage` over rzk-wal.
 //! - [`network`]: the peer protocol over TCP (postcard frames).
 //! - [`config`]: zoo.cfg timing to raft timing.
 //! - [`replica`]: starting, initialising and stopping all of the above.
@@ -35,6 +36,7 @@ pub mod replica;
 pub mod state_machine;
 pub mod status;
 pub mod types;
+pub mod wal_log_store;
 
 pub use config::Timing;
 pub use hooks::{ApplyHook, LogSource, SnapshotJob, SnapshotSource};
@@ -43,3 +45,4 @@ pub use proposer::{ProposeError, Proposer};
 pub use replica::{Replica, ReplicaConfig, StartError};
 pub use state_machine::StateMachine;
 pub use types::{zxid_of, Committed, NodeId, Origin, Request, TypeConfig};
+pub use wal_log_store::{WalLogStore, WalLogStoreError};

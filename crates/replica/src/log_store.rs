@@ -1,13 +1,12 @@
 //! The raft log in memory: openraft's `RaftLogStorage` and `RaftLogReader`
 //! over a `BTreeMap` of entries.
 //!
-//! This is the stand-in until the durable WAL (`crates/wal`) lands. Nothing
+//! For tests; production uses the durable [`crate::WalLogStore`]. Nothing
 //! else in the crate depends on it: [`crate::replica::Replica::start`] takes any
-//! `RaftLogStorage<TypeConfig>`, so the WAL-backed store replaces this one at
-//! that single call. What a durable store must add is exactly what this one
-//! skips: `append` reports "flushed" only after fsync, and `save_vote` returns
-//! only after the vote is on disk (a vote forgotten across a restart lets a
-//! server vote twice in one term).
+//! `RaftLogStorage<TypeConfig>`. What the durable store adds is exactly what
+//! this one skips: `append` reports "flushed" only after fsync, and `save_vote`
+//! returns only after the vote is on disk (a vote forgotten across a restart
+//! lets a server vote twice in one term).
 //!
 //! Nothing survives a restart here, so a restarted server rejoins with an
 //! empty log and catches up from the leader (entries or a snapshot).
@@ -22,6 +21,7 @@ use openraft::alias::VoteOf;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::OptionalSend;
 
+use crate::hooks::LogSource;
 use crate::types::{LogId, RaftEntry, TypeConfig};
 
 #[derive(Debug, Default)]
@@ -146,5 +146,31 @@ impl RaftLogStorage<TypeConfig> for MemLogStore {
         log.entries = rest;
         log.last_purged = Some(log_id);
         Ok(())
+    }
+}
+
+impl LogSource for MemLogStore {
+    fn read_entries(&self, start: u64, end: u64) -> io::Result<Vec<RaftEntry>> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let log = self.log();
+        let entries: Vec<RaftEntry> = log
+            .entries
+            .range(start..end)
+            .map(|(_, e)| e.clone())
+            .collect();
+        // Keys are unique indexes within the range: all present iff the count matches.
+        let wanted = end - start;
+        if entries.len() as u64 != wanted {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "entries {start}..{end} are not all in the log: it holds {} of the {wanted}",
+                    entries.len()
+                ),
+            ));
+        }
+        Ok(entries)
     }
 }
