@@ -145,6 +145,32 @@ impl StatusHandle {
         }
     }
 
+    /// On the leader: makes every server in `learners` (id -> peer address) a
+    /// learner of the ensemble if it is not a member yet (zoo.cfg's
+    /// observers). Does not wait for them to catch up. Errors name the
+    /// server that could not be added.
+    pub async fn ensure_learners(
+        &self,
+        learners: &std::collections::BTreeMap<NodeId, String>,
+    ) -> Result<(), String> {
+        for (id, addr) in learners {
+            let known = {
+                let metrics = self.raft.metrics();
+                let m = metrics.borrow_watched();
+                m.membership_config.membership().get_node(id).is_some()
+            };
+            if known {
+                continue;
+            }
+            let node = openraft::BasicNode { addr: addr.clone() };
+            self.raft
+                .add_learner(*id, node, false)
+                .await
+                .map_err(|e| format!("adding observer {id} ({addr}): {e}"))?;
+        }
+        Ok(())
+    }
+
     /// A stream of changes, for the server's role-change log lines and
     /// leader-only duties.
     pub fn watch(&self) -> StatusWatch {

@@ -90,10 +90,6 @@ pub struct ServerConfig {
     pub enforce_quota: bool,
     pub skip_acl: bool,
     pub admin: AdminConfig,
-    /// `replication=raft` (rzk's own key): writes go through openraft
-    /// (`rzk-replica`) instead of the in-memory sequencer. Off by default
-    /// until the durable log and forwarding land.
-    pub replication_raft: bool,
     /// `server.N` lines, unparsed.
     pub servers: BTreeMap<u64, String>,
     /// The same lines, parsed and checked (empty for a standalone server).
@@ -158,7 +154,6 @@ impl Default for ServerConfig {
             enforce_quota: false,
             skip_acl: false,
             admin: AdminConfig::default(),
-            replication_raft: false,
             servers: BTreeMap::new(),
             ensemble: crate::ensemble::Ensemble::default(),
             peer_type: crate::ensemble::Role::Participant,
@@ -376,19 +371,6 @@ fn apply_key(
         "standaloneEnabled" => cfg.standalone_enabled = boolean(key, value)?,
         "reconfigEnabled" => cfg.reconfig_enabled = boolean(key, value)?,
         "clientPortListenBacklog" => cfg.client_port_listen_backlog = number(key, value)?,
-        "replication" => {
-            cfg.replication_raft = match value {
-                "raft" => true,
-                "local" => false,
-                _ => {
-                    return Err(ConfigError::BadValue {
-                        key: key.to_string(),
-                        value: value.to_string(),
-                        expected: "raft or local",
-                    })
-                }
-            }
-        }
         _ if ACCEPTED_UNUSED_KEYS.contains(&key)
             || key.starts_with("metricsProvider.")
             || key.starts_with("ssl.")

@@ -4,14 +4,6 @@
 //! connections per address) live in [`crate::config::ServerConfig`]; these are the
 //! ones rzk chooses itself.
 
-/// Proposals the log's sequencer accepts before `submit` waits: the backpressure
-/// point between connections and the ordered log.
-pub const LOG_QUEUE_PROPOSALS_MAX: usize = 4096;
-
-/// Proposals the sequencer applies under one lock acquisition. Batching keeps
-/// lock traffic low under load; the cap keeps one batch from starving readers.
-pub const LOG_BATCH_PROPOSALS_MAX: usize = 256;
-
 /// Watch events that may wait in one connection's outbound queue on top of its
 /// outstanding replies. A client that lets more pile up is not reading its
 /// socket; its connection is closed rather than an event dropped.
@@ -45,5 +37,4 @@ pub const ACCEPT_ERROR_BACKOFF_MS: u64 = 100;
 /// Bytes of a session password (ZooKeeper's length).
 pub const SESSION_PASSWORD_BYTES: usize = 16;
 
-const _: () = assert!(LOG_BATCH_PROPOSALS_MAX <= LOG_QUEUE_PROPOSALS_MAX);
 const _: () = assert!(CLOSE_FLUSH_TIMEOUT_MS < SESSIONLESS_CONNECTION_TIMEOUT_MS);

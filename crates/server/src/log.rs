@@ -1,26 +1,25 @@
 //! The ordered log: the only way the data tree changes.
 //!
 //! Connections, the session tracker and the container checker *propose* a
-//! [`Txn`]; a single sequencer task orders the proposals, stamps each with the
-//! next zxid and the wall-clock time, applies it to the tree, hands the watch
-//! triggers to the registry (which pushes events into connections' queues on
-//! the spot), closes the connections of sessions the entry ended, and answers
-//! the proposer through a oneshot.
+//! [`Txn`] through a [`LogHandle`]; the replica (openraft, `rzk-replica`)
+//! orders it in the replicated log, makes it durable on a quorum, and applies
+//! committed entries on every server through [`apply_entry`] (called by the
+//! replica's apply hook, `crate::replicated`): the tree changes, watch
+//! triggers go to the registry (which pushes events into connections' queues
+//! on the spot), the sessions an entry ended are dropped, and the proposer's
+//! receiver yields the [`Applied`] outcome. A standalone server is an
+//! ensemble of one: the same path.
 //!
-//! For now the log is local and in memory. The interface is [`LogHandle`]:
-//! `submit` returns as soon as the proposal has its place in the order (so one
-//! connection can pipeline many writes and they apply in submission order), and
-//! the receiver it returns yields the [`Applied`] outcome. Replication (openraft)
-//! replaces what is behind this handle, not its callers.
+//! `submit` returns as soon as the proposal has its place in the order, so one
+//! connection can pipeline many writes and they apply in submission order.
 
 use crate::control::CloseReason;
-use crate::limits::{LOG_BATCH_PROPOSALS_MAX, LOG_QUEUE_PROPOSALS_MAX};
 use crate::shared::Shared;
 use rzk_state::{Applied, Entry, Txn};
-use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-/// The log is gone (server shutting down).
+/// The log is gone (server shutting down), or this server cannot reach a
+/// leader: the caller closes the client's connection ("connection loss").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogClosed;
 
@@ -32,130 +31,33 @@ impl std::fmt::Display for LogClosed {
 
 impl std::error::Error for LogClosed {}
 
-/// One proposal and where its outcome goes.
-#[derive(Debug)]
-pub struct Proposal {
-    txn: Txn,
-    done: oneshot::Sender<Applied>,
-}
-
 /// The proposing side of the log; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct LogHandle {
-    inner: Inner,
-}
-
-#[derive(Debug, Clone)]
-enum Inner {
-    /// The in-memory sequencer ([`run_sequencer`]).
-    Local(mpsc::Sender<Proposal>),
-    /// openraft through `rzk-replica` (`replication=raft`).
-    Replicated(rzk_replica::Proposer),
-}
-
-/// The ordering side, consumed by [`run_sequencer`].
-#[derive(Debug)]
-pub struct LogReceiver {
-    rx: mpsc::Receiver<Proposal>,
-}
-
-/// A new log: the handle to propose with and the receiver its sequencer runs on.
-pub fn channel() -> (LogHandle, LogReceiver) {
-    let (tx, rx) = mpsc::channel(LOG_QUEUE_PROPOSALS_MAX);
-    (
-        LogHandle {
-            inner: Inner::Local(tx),
-        },
-        LogReceiver { rx },
-    )
+    proposer: rzk_replica::Proposer,
 }
 
 impl LogHandle {
-    /// Places `txn` in the order (waiting only while the queue is full) and
-    /// returns where its outcome will arrive. Proposals submitted one after the
-    /// other by one task are applied in that order.
-    ///
-    /// Replicated: a server that is not the leader refuses (`LogClosed`, so
-    /// the client reconnects elsewhere) until forwarding to the leader exists;
-    /// a receiver that closes means the outcome is unknown (leader change).
-    pub async fn submit(&self, txn: Txn) -> Result<oneshot::Receiver<Applied>, LogClosed> {
-        match &self.inner {
-            Inner::Local(tx) => {
-                let (done, rx) = oneshot::channel();
-                tx.send(Proposal { txn, done })
-                    .await
-                    .map_err(|_| LogClosed)?;
-                Ok(rx)
-            }
-            Inner::Replicated(proposer) => proposer.submit(txn).await.map_err(|e| {
-                tracing::debug!("proposal refused: {e}");
-                LogClosed
-            }),
-        }
+    /// A handle that proposes through the replica.
+    pub fn replicated(proposer: rzk_replica::Proposer) -> Self {
+        LogHandle { proposer }
     }
 
-    /// A handle that proposes through raft.
-    pub fn replicated(proposer: rzk_replica::Proposer) -> Self {
-        LogHandle {
-            inner: Inner::Replicated(proposer),
-        }
+    /// Places `txn` in the order and returns where its outcome will arrive.
+    /// Proposals submitted one after the other by one task are applied in
+    /// that order. A receiver that closes means the outcome is unknown
+    /// (leader change): the client must see "connection loss".
+    pub async fn submit(&self, txn: Txn) -> Result<oneshot::Receiver<Applied>, LogClosed> {
+        self.proposer.submit(txn).await.map_err(|e| {
+            tracing::debug!("proposal refused: {e}");
+            LogClosed
+        })
     }
 
     /// Submits and waits for the outcome.
     pub async fn propose(&self, txn: Txn) -> Result<Applied, LogClosed> {
         self.submit(txn).await?.await.map_err(|_| LogClosed)
     }
-}
-
-/// What the sequencer must do after releasing the core lock.
-struct AfterApply {
-    done: Vec<(oneshot::Sender<Applied>, Applied)>,
-    /// Sessions the batch started and ended.
-    sessions: SessionEvents,
-}
-
-/// Orders and applies proposals until every handle is gone. Drains up to
-/// [`LOG_BATCH_PROPOSALS_MAX`] proposals per wakeup and applies them under one
-/// acquisition of the core lock.
-pub async fn run_sequencer(mut log: LogReceiver, shared: Arc<Shared>) {
-    let mut batch = Vec::with_capacity(LOG_BATCH_PROPOSALS_MAX);
-    let mut last_zxid = shared.core().tree.last_zxid();
-    // Runs for the server's lifetime: ends when the channel closes or the task
-    // is aborted at shutdown.
-    while log.rx.recv_many(&mut batch, LOG_BATCH_PROPOSALS_MAX).await > 0 {
-        let time_ms = shared.clock.wall_ms();
-        let after = apply_batch(&shared, &mut batch, &mut last_zxid, time_ms);
-        settle_sessions(&shared, after.sessions);
-        for (done, applied) in after.done {
-            // The proposer may have gone (connection closed): nothing to do.
-            let _ = done.send(applied);
-        }
-    }
-}
-
-fn apply_batch(
-    shared: &Shared,
-    batch: &mut Vec<Proposal>,
-    last_zxid: &mut i64,
-    time_ms: i64,
-) -> AfterApply {
-    let mut after = AfterApply {
-        done: Vec::with_capacity(batch.len()),
-        sessions: SessionEvents::default(),
-    };
-    let mut core = shared.core();
-    for proposal in batch.drain(..) {
-        *last_zxid += 1;
-        let entry = Entry {
-            zxid: *last_zxid,
-            time_ms,
-            txn: proposal.txn,
-        };
-        let applied = apply_entry(&mut core, &entry, &mut after.sessions);
-        debug_assert_eq!(applied.zxid, entry.zxid);
-        after.done.push((proposal.done, applied));
-    }
-    after
 }
 
 /// Applies one entry under the core lock, whichever log ordered it: the tree

@@ -14,7 +14,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, OnceLock, Weak};
 
 use rzk_replica::hooks::{ApplyHook, SnapshotJob, SnapshotSource};
-use rzk_replica::{MemLogStore, Replica, ReplicaConfig, Timing};
+use rzk_replica::{Replica, ReplicaConfig, Timing, WalLogStore};
+
+use crate::ensemble::Role;
 use rzk_state::{Applied, Entry};
 
 use crate::config::ServerConfig;
@@ -80,75 +82,70 @@ impl SnapshotSource for ServerHooks {
     }
 }
 
-/// `host:peerPort` of a `server.N=host:peerPort:electionPort[:role][;client]` value.
-fn peer_address(value: &str) -> Option<String> {
-    let spec = value.split(';').next()?;
-    let mut parts = spec.split(':');
-    let host = parts.next()?.trim();
-    let port: u16 = parts.next()?.trim().parse().ok()?;
-    Some(format!("{host}:{port}"))
+/// The raft log's directory under `dataLogDir`.
+pub const LOG_DIR_NAME: &str = "raft-log";
+
+/// A replica built from zoo.cfg, not yet running.
+pub struct Built {
+    pub replica: Replica,
+    /// Voters of a new ensemble (server id -> peer address), for
+    /// `Replica::initialize`; empty for an observer, which never initialises.
+    pub voters: BTreeMap<u64, String>,
+    /// Observers the leader adds as learners.
+    pub observers: BTreeMap<u64, String>,
 }
 
-/// Builds (not yet runs) the replica this server's zoo.cfg describes: a
-/// standalone server is an ensemble of one; with `server.N` lines, this
-/// server listens on its own peer port. Returns the members to initialise.
-pub async fn build_replica(
-    config: &ServerConfig,
-    hooks: Arc<ServerHooks>,
-) -> io::Result<(Replica, BTreeMap<u64, String>)> {
+/// Builds (not yet runs) the replica this server's zoo.cfg describes, over
+/// the durable log in `dataLogDir`: a standalone server is an ensemble of
+/// one; with `server.N` lines, this server listens on its own peer port.
+pub async fn build_replica(config: &ServerConfig, hooks: Arc<ServerHooks>) -> io::Result<Built> {
     let timing = Timing {
         tick_time_ms: config.tick_time_ms,
         init_limit_ticks: config.init_limit_ticks,
         sync_limit_ticks: config.sync_limit_ticks,
         snap_count: 0,
     };
-    let mut members = BTreeMap::new();
-    for (id, value) in &config.servers {
-        let addr = peer_address(value).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("server.{id}={value}: expected host:peerPort:electionPort"),
-            )
-        })?;
-        members.insert(*id, addr);
-    }
-    let peer_listen: Option<SocketAddr> = match members.get(&config.my_id) {
-        Some(addr) => addr.to_socket_addrs()?.next(),
-        None if members.is_empty() => None,
-        None => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("myid {} has no server.{} line", config.my_id, config.my_id),
-            ))
-        }
+    let ensemble = &config.ensemble;
+    let me = ensemble.get(config.my_id);
+    let peer_listen: Option<SocketAddr> = match me {
+        Some(spec) => Some(
+            (spec.host.as_str(), spec.peer_port)
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("server.{}: {} resolves to no address", spec.id, spec.host),
+                    )
+                })?,
+        ),
+        None => None,
     };
+    let log_dir = config.data_log_dir.join(LOG_DIR_NAME);
+    let (log_store, report) = WalLogStore::open(&log_dir).map_err(io::Error::from)?;
+    tracing::info!("Raft log {}: {report}", log_dir.display());
     let mut replica_config = ReplicaConfig::new(config.my_id, timing, peer_listen);
     replica_config.clock = crate::clock::wall_ms;
-    let replica = Replica::build(replica_config, MemLogStore::new(), hooks.clone(), hooks)
+    let replica = Replica::build(replica_config, log_store, hooks.clone(), hooks)
         .await
         .map_err(|e| io::Error::other(e.to_string()))?;
-    if members.is_empty() {
+    let observer = me.is_some_and(|s| s.role == Role::Observer)
+        || (me.is_none() && config.peer_type == Role::Observer);
+    let mut voters = if observer {
+        BTreeMap::new()
+    } else {
+        ensemble.voters()
+    };
+    if ensemble.is_empty() {
         let addr = replica
             .peer_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        members.insert(config.my_id, addr);
+        voters.insert(config.my_id, addr);
     }
-    Ok((replica, members))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn peer_address_from_server_lines() {
-        assert_eq!(peer_address("zk1:2888:3888").as_deref(), Some("zk1:2888"));
-        assert_eq!(
-            peer_address("10.0.0.1:2888:3888:participant;0.0.0.0:2181").as_deref(),
-            Some("10.0.0.1:2888")
-        );
-        assert_eq!(peer_address("zk1"), None);
-        assert_eq!(peer_address("zk1:x:3888"), None);
-    }
+    Ok(Built {
+        replica,
+        voters,
+        observers: ensemble.observers(),
+    })
 }

@@ -9,6 +9,7 @@
 //! answer reads from a tree that is still missing entries it had
 //! acknowledged before the crash.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,8 +28,13 @@ pub fn can_serve(status: &Status, catch_up_to: Option<u64>) -> bool {
     has_leader && status.last_applied_index >= catch_up_to
 }
 
-/// Runs until raft stops; returns why it stopped.
-pub async fn follow(shared: Arc<Shared>, handle: StatusHandle) -> String {
+/// Runs until raft stops; returns why it stopped. `observers` (id -> peer
+/// address) are added as learners whenever this server becomes the leader.
+pub async fn follow(
+    shared: Arc<Shared>,
+    handle: StatusHandle,
+    observers: BTreeMap<u64, String>,
+) -> String {
     let start = handle.status();
     let catch_up_to = start.last_log_index;
     let mut watch = handle.watch();
@@ -56,6 +62,14 @@ pub async fn follow(shared: Arc<Shared>, handle: StatusHandle) -> String {
                 Some(previous),
                 &mut leaderless_since,
             );
+            if status.role == Role::Leader && !observers.is_empty() {
+                let (handle, observers) = (handle.clone(), observers.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = handle.ensure_learners(&observers).await {
+                        tracing::warn!("{e}");
+                    }
+                });
+            }
             role = status.role;
             leader = status.leader;
         } else {

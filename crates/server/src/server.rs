@@ -1,13 +1,15 @@
-//! The listener: binds the client port, starts the background tasks (log
-//! sequencer, session expiry, container checker), accepts connections within
-//! `maxClientCnxns`, and shuts everything down in order.
+//! The listener: binds the client port, builds and starts the replica (the
+//! ordered, durable log; a standalone server is an ensemble of one), starts
+//! the background tasks (role follower, session expiry and activity reports,
+//! container checker), accepts connections within `maxClientCnxns`, and shuts
+//! everything down in order.
 
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::conn_table::ConnEntry;
 use crate::control::{CloseReason, ConnControl};
 use crate::limits::{ACCEPT_ERROR_BACKOFF_MS, CLOSE_FLUSH_TIMEOUT_MS};
-use crate::log::{self, LogReceiver};
+use crate::log;
 use crate::session::{first_session_id, SessionTracker};
 use crate::shared::Shared;
 use crate::stats::ConnStats;
@@ -24,16 +26,7 @@ use tokio::task::JoinSet;
 pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
-    log: Log,
-}
-
-/// What orders the log: the local sequencer, or a replica (`replication=raft`).
-enum Log {
-    Local(LogReceiver),
-    Replicated {
-        replica: Box<rzk_replica::Replica>,
-        members: std::collections::BTreeMap<u64, String>,
-    },
+    built: crate::replicated::Built,
 }
 
 impl Server {
@@ -46,21 +39,8 @@ impl Server {
         config.client_port = listener.local_addr()?.port();
         let clock = Clock::new();
         let hooks = Arc::new(crate::replicated::ServerHooks::default());
-        let (log, log_state) = if config.replication_raft {
-            let (replica, members) =
-                crate::replicated::build_replica(&config, hooks.clone()).await?;
-            let handle = log::LogHandle::replicated(replica.proposer());
-            (
-                handle,
-                Log::Replicated {
-                    replica: Box::new(replica),
-                    members,
-                },
-            )
-        } else {
-            let (handle, receiver) = log::channel();
-            (handle, Log::Local(receiver))
-        };
+        let built = crate::replicated::build_replica(&config, hooks.clone()).await?;
+        let log = log::LogHandle::replicated(built.replica.proposer());
         let tree = DataTree::new(StateConfig {
             extended_types_enabled: config.extended_types_enabled,
             reconfig_enabled: config.reconfig_enabled,
@@ -73,17 +53,15 @@ impl Server {
         );
         let shared = Arc::new(Shared::new(config, clock, log, tree, sessions));
         hooks.attach(&shared);
-        if let Log::Replicated { replica, .. } = &log_state {
-            let _ = shared.replica_status.set(replica.status_handle());
-            // `role::follow` opens the gate once the replica is ready.
-            shared
-                .serving
-                .store(false, std::sync::atomic::Ordering::Release);
-        }
+        let _ = shared.replica_status.set(built.replica.status_handle());
+        // `role::follow` opens the gate once the replica is ready.
+        shared
+            .serving
+            .store(false, std::sync::atomic::Ordering::Release);
         Ok(Server {
             shared,
             listener,
-            log: log_state,
+            built,
         })
     }
 
@@ -101,32 +79,23 @@ impl Server {
         let Server {
             shared,
             listener,
-            log,
+            built,
         } = self;
-        let (mut sequencer, mut replica) = match log {
-            Log::Local(receiver) => (
-                tokio::spawn(log::run_sequencer(receiver, shared.clone())),
-                None,
-            ),
-            Log::Replicated {
-                mut replica,
-                members,
-            } => {
-                replica.run();
-                replica
-                    .initialize(members)
-                    .await
-                    .map_err(io::Error::other)?;
-                // Supervision: `follow` returns only when raft stops.
-                let follow =
-                    tokio::spawn(crate::role::follow(shared.clone(), replica.status_handle()));
-                let stopped = async move {
-                    let why = follow.await.unwrap_or_else(|e| e.to_string());
-                    tracing::error!("{why}; shutting down");
-                };
-                (tokio::spawn(stopped), Some(replica))
-            }
-        };
+        let crate::replicated::Built {
+            mut replica,
+            voters,
+            observers,
+        } = built;
+        replica.run();
+        if !voters.is_empty() {
+            replica.initialize(voters).await.map_err(io::Error::other)?;
+        }
+        // Supervision: `follow` returns only when raft stops.
+        let mut stopped = tokio::spawn(crate::role::follow(
+            shared.clone(),
+            replica.status_handle(),
+            observers,
+        ));
         let background = [
             tokio::spawn(crate::session::run_expiry(shared.clone())),
             tokio::spawn(crate::container::run_container_checker(shared.clone())),
@@ -143,15 +112,13 @@ impl Server {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                // The sequencer only ends by a bug (a panic while applying).
-                // The tree may be half-changed: stop rather than serve it.
-                ended = &mut sequencer => {
-                    let why = match ended {
-                        Err(e) if e.is_panic() => "panicked",
-                        _ => "ended",
-                    };
-                    tracing::error!("The log ({why}); shutting down");
-                    failure = Some(io::Error::other(format!("the log {why}")));
+                // Raft stopped (a fatal storage error, or a panic while
+                // applying: the tree may be half-changed): stop rather than
+                // serve it.
+                ended = &mut stopped => {
+                    let why = ended.unwrap_or_else(|e| format!("role follower failed: {e}"));
+                    tracing::error!("{why}; shutting down");
+                    failure = Some(io::Error::other(why));
                     break;
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -175,10 +142,8 @@ impl Server {
         if tokio::time::timeout(grace, drain).await.is_err() {
             connections.abort_all();
         }
-        sequencer.abort();
-        if let Some(replica) = replica.take() {
-            replica.shutdown().await;
-        }
+        stopped.abort();
+        replica.shutdown().await;
         for task in background {
             task.abort();
         }

@@ -237,6 +237,11 @@ pub async fn run_expiry(shared: Arc<Shared>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
+        // Only the leader expires sessions (through the log); the others
+        // report activity to it (`run_activity_reports`).
+        if !shared.role().is_leader() {
+            continue;
+        }
         let now_ms = shared.clock.now_ms();
         let expired = shared.sessions().take_expired(now_ms);
         for (session_id, timeout_ms) in expired {

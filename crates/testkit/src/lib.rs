@@ -612,7 +612,7 @@ impl Rzk {
             .spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("spawn {}: {e}", self.bin.display())))?;
         let addr = self.addr();
-        match wait_until(&mut child, &addr, RZK_START_TIMEOUT, is_ok) {
+        match wait_until(&mut child, &addr, RZK_START_TIMEOUT, is_serving) {
             Ok(()) => {
                 self.child = Some(child);
                 Ok(())

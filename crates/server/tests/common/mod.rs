@@ -61,8 +61,6 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
             .iter()
             .map(|s| s.to_string())
             .collect(),
-        // RZK_TEST_REPLICATION=raft runs every server test over openraft.
-        replication_raft: std::env::var("RZK_TEST_REPLICATION").as_deref() == Ok("raft"),
         ..ServerConfig::default()
     };
     tweak(&mut config);
