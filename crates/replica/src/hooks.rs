@@ -1,4 +1,5 @@
-//! The two things the replica asks of the server that owns the data tree.
+//! What the replica asks of the server that owns the data tree: applying
+//! entries, snapshots, and (on the leader) session bookkeeping.
 //!
 //! The replica decides *what* is applied and *when* (committed entries, in log
 //! order, each with its zxid and leader-stamped time); the server decides what
@@ -8,8 +9,11 @@
 //! lets the server keep one lock around the tree and the watch registry.
 
 use std::io;
+use std::sync::{Arc, OnceLock};
 
-use rzk_state::{Applied, Entry};
+use rzk_state::{Applied, Entry, Txn};
+
+use crate::types::NodeId;
 
 /// Applies committed entries to the server's state.
 ///
@@ -63,4 +67,67 @@ pub trait LogSource: Send + Sync + 'static {
     /// range that the store does not hold (purged, not yet written) is an
     /// error, never a silent gap: a snapshot built over a gap would be wrong.
     fn read_entries(&self, start: u64, end: u64) -> io::Result<Vec<crate::types::RaftEntry>>;
+}
+
+/// The leader's view of client sessions, implemented by the server (its
+/// session tracker lives there).
+///
+/// In ZooKeeper every server accepts sessions but only the leader decides when
+/// one expires, and it needs to know which server a session is connected to:
+/// a write arriving through a server that no longer owns the session (the
+/// client moved) must fail with SessionMoved rather than act on stale state.
+/// The replica routes the three events below to the leader's implementation,
+/// whichever server they happen on.
+///
+/// Called from async tasks of the replica: implementations must not block
+/// (a map update under a short lock is fine).
+pub trait LeaderSessions: Send + Sync + 'static {
+    /// Sessions connected to server `from` showed activity (pings, requests).
+    fn touched(&self, from: NodeId, sessions: &[i64]);
+    /// A client (re)connected to server `from` with session `session_id`
+    /// and negotiated `timeout_ms`: record `from` as the owner and restart
+    /// its deadline; false if the session is unknown or already expiring.
+    fn revalidate(&self, from: NodeId, session_id: i64, timeout_ms: i32) -> bool;
+    /// Called on the leader for every proposal before it enters the log,
+    /// local or forwarded: may replace it (ZooKeeper turns a write from a
+    /// server that no longer owns the session into an error transaction
+    /// with SessionMoved, which is logged and answered like any entry).
+    fn admit(&self, from: NodeId, txn: Txn) -> Txn;
+}
+
+/// Where the server's [`LeaderSessions`] is attached once it exists (the
+/// server builds its session tracker around the replica, so the hook arrives
+/// after `Replica::build`). Until then: activity is ignored, revalidation
+/// succeeds and proposals are admitted unchanged, which is what a server with
+/// no session tracking needs.
+#[derive(Default)]
+pub(crate) struct SessionsSlot {
+    hook: OnceLock<Arc<dyn LeaderSessions>>,
+}
+
+impl SessionsSlot {
+    /// Attaches `hook`; false if one was attached already (the first stays).
+    pub(crate) fn set(&self, hook: Arc<dyn LeaderSessions>) -> bool {
+        self.hook.set(hook).is_ok()
+    }
+
+    pub(crate) fn touched(&self, from: NodeId, sessions: &[i64]) {
+        if let Some(hook) = self.hook.get() {
+            hook.touched(from, sessions);
+        }
+    }
+
+    pub(crate) fn revalidate(&self, from: NodeId, session_id: i64, timeout_ms: i32) -> bool {
+        match self.hook.get() {
+            Some(hook) => hook.revalidate(from, session_id, timeout_ms),
+            None => true,
+        }
+    }
+
+    pub(crate) fn admit(&self, from: NodeId, txn: Txn) -> Txn {
+        match self.hook.get() {
+            Some(hook) => hook.admit(from, txn),
+            None => txn,
+        }
+    }
 }

@@ -7,16 +7,23 @@
 //! hands it to raft; once a quorum has it, every server's [`StateMachine`]
 //! turns it into an `rzk_state::Entry` (zxid = raft log index) and calls the
 //! server's [`ApplyHook`]; the proposing server's adapter then passes the
-//! `Applied` outcome to the waiting client.
+//! `Applied` outcome to the waiting client. On a follower, `submit` forwards
+//! the proposal to the leader over the [`leader_link`]; the answer still comes
+//! from the follower's own apply.
 //!
 //! Modules, one job each:
 //! - [`types`]: openraft's type config, the log payload, zxid from log id.
-//! - [`hooks`]: what the server implements: apply and snapshot.
+//! - [`hooks`]: what the server implements: apply, snapshot, leader sessions.
 //! - [`state_machine`]: the `RaftStateMachine` adapter over the hooks.
 //! - [`pending`]: in-flight proposals and how outcomes find their client.
-//! - [`proposer`]: `submit`/`propose`, the replicated `LogHandle`.
+//! - [`proposer`]: `submit`/`propose`, the replicated `LogHandle`, and the
+//!   server's way to the leader's session tracker.
+//! - [`leader_link`]: a follower's connection to the leader (forwarded
+//!   proposals, session activity, revalidation).
+//! - [`forward_order`]: the leader's guard on the order of forwarded batches.
 //! - [`log_store`]: the in-memory `RaftLogStorage`, for tests.
 //! - [`wal_log_store`]: the durable `RaftLogStorage` over rzk-wal.
+//! - [`status`]: role, indexes and followers in ZooKeeper's terms.
 //! - [`network`]: the peer protocol over TCP (postcard frames).
 //! - [`config`]: zoo.cfg timing to raft timing.
 //! - [`replica`]: starting, initialising and stopping all of the above.
@@ -24,10 +31,13 @@
 //! Architecture invariants: no clock is read on the apply path (time rides in
 //! the entry); nothing from the network is trusted (sizes are checked before
 //! they cost memory, decoding never panics); this crate knows nothing of
-//! connections, sessions or watches: those stay behind [`ApplyHook`].
+//! connections, sessions or watches: those stay behind [`ApplyHook`] and
+//! [`LeaderSessions`] (which only routes session events to the leader).
 
 pub mod config;
+pub mod forward_order;
 pub mod hooks;
+pub mod leader_link;
 pub mod log_store;
 pub mod network;
 pub mod pending;
@@ -39,10 +49,10 @@ pub mod types;
 pub mod wal_log_store;
 
 pub use config::Timing;
-pub use hooks::{ApplyHook, LogSource, SnapshotJob, SnapshotSource};
+pub use hooks::{ApplyHook, LeaderSessions, LogSource, SnapshotJob, SnapshotSource};
 pub use log_store::MemLogStore;
 pub use proposer::{ProposeError, Proposer};
 pub use replica::{Replica, ReplicaConfig, StartError};
 pub use state_machine::StateMachine;
-pub use types::{zxid_of, Committed, NodeId, Origin, Request, TypeConfig};
+pub use types::{zxid_of, Committed, ForwardedTxn, NodeId, Origin, Request, TypeConfig};
 pub use wal_log_store::{WalLogStore, WalLogStoreError};

@@ -30,6 +30,9 @@ pub const PENDING_PROPOSALS_MAX: usize = 65_536;
 
 struct Waiting {
     done: oneshot::Sender<Applied>,
+    /// Forwarded to the leader rather than proposed to the local raft: its
+    /// fate depends on the leader link (see [`Pending::abandon_forwarded`]).
+    forwarded: bool,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -76,6 +79,16 @@ impl Pending {
     /// and returns the origin to put in the entry and where its outcome will
     /// arrive.
     pub async fn register(&self) -> (Origin, oneshot::Receiver<Applied>) {
+        self.register_as(false).await
+    }
+
+    /// [`Pending::register`] for a proposal that goes to the leader through
+    /// the leader link.
+    pub async fn register_forwarded(&self) -> (Origin, oneshot::Receiver<Applied>) {
+        self.register_as(true).await
+    }
+
+    async fn register_as(&self, forwarded: bool) -> (Origin, oneshot::Receiver<Applied>) {
         // The semaphore is never closed, so acquiring only waits.
         let permit = match self.slots.clone().acquire_owned().await {
             Ok(permit) => permit,
@@ -87,6 +100,7 @@ impl Pending {
             seq,
             Waiting {
                 done,
+                forwarded,
                 _permit: permit,
             },
         );
@@ -116,6 +130,29 @@ impl Pending {
     pub fn abandon(&self, seq: u64) {
         let waiting = self.waiting().remove(&seq);
         drop(waiting);
+    }
+
+    /// Whether proposal `seq` still waits for its outcome (not applied, not
+    /// abandoned).
+    pub fn is_waiting(&self, seq: u64) -> bool {
+        self.waiting().contains_key(&seq)
+    }
+
+    /// Gives up on every forwarded proposal still waiting, sent or not (the
+    /// leader link failed or the leader changed): as in ZooKeeper, where a
+    /// follower that loses its leader drops its clients, their outcome is
+    /// unknown. Returns how many were abandoned.
+    pub fn abandon_forwarded(&self) -> usize {
+        let mut waiting = self.waiting();
+        let before = waiting.len();
+        // Dropping a sender only wakes its receiver: safe under the lock.
+        waiting.retain(|_, w| !w.forwarded);
+        before - waiting.len()
+    }
+
+    /// Forwarded proposals still waiting.
+    pub fn forwarded_len(&self) -> usize {
+        self.waiting().values().filter(|w| w.forwarded).count()
     }
 
     /// Gives up on every proposal (raft stopped).

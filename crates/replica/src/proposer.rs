@@ -1,16 +1,28 @@
 //! Proposing a [`Txn`]: the replicated counterpart of the server's in-memory
 //! `LogHandle`, with the same shape (`submit` returns once the proposal has
-//! its place in the order; the receiver yields the `Applied` outcome).
+//! its place in the order; the receiver yields the `Applied` outcome), and the
+//! one place the server reaches the leader's session tracker from.
+//!
+//! On the leader a proposal goes straight to raft; on a follower it goes to
+//! the leader through the [leader link](crate::leader_link). Either way the
+//! leader admits it through [`LeaderSessions::admit`](crate::hooks::LeaderSessions),
+//! stamps the time and appends it ([`Proposer::enter_log`]), and the
+//! proposing server's own apply answers the client.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use openraft::alias::WriteResponderOf;
 use openraft::raft::ClientWriteResult;
 use rzk_state::{Applied, Txn};
 use tokio::sync::oneshot;
 
+use crate::forward_order::ForwardOrder;
+use crate::hooks::{LeaderSessions, SessionsSlot};
+use crate::leader_link::LinkHandle;
+use crate::network::wire::PeerResponse;
 use crate::pending::{CallbackResponder, Pending};
-use crate::types::{NodeId, Raft, Request, TypeConfig};
+use crate::types::{ForwardedTxn, NodeId, Origin, Raft, Request, TypeConfig};
 
 /// Wall-clock milliseconds since the Unix epoch.
 pub type WallClock = fn() -> i64;
@@ -26,8 +38,9 @@ pub fn system_wall_ms() -> i64 {
 /// Why a proposal was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProposeError {
-    /// This server is not the leader; `leader` is the one it knows of, if any.
-    /// (Forwarding to the leader is the caller's business for now.)
+    /// No leader to take the proposal: `leader` is the one this server knows
+    /// of, if any (none during an election; or one whose address is not in
+    /// the membership).
     NotLeader { leader: Option<NodeId> },
     /// Raft has stopped (shutdown or a fatal storage error).
     Stopped,
@@ -54,29 +67,45 @@ impl std::error::Error for ProposeError {}
 /// The proposing side of the replicated log; cheap to clone.
 #[derive(Clone)]
 pub struct Proposer {
+    node_id: NodeId,
     raft: Raft,
     pending: Arc<Pending>,
     clock: WallClock,
     /// The last time stamped, so stamps never go backwards on this leader even
     /// if the wall clock does.
     last_stamp_ms: Arc<AtomicI64>,
+    sessions: Arc<SessionsSlot>,
+    link: LinkHandle,
+    /// Leader side: the newest Forward batch taken from each follower.
+    forward_order: Arc<ForwardOrder>,
 }
 
 impl std::fmt::Debug for Proposer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Proposer")
+            .field("node_id", &self.node_id)
             .field("pending", &self.pending)
             .finish()
     }
 }
 
 impl Proposer {
-    pub(crate) fn new(raft: Raft, pending: Arc<Pending>, clock: WallClock) -> Self {
+    pub(crate) fn new(
+        node_id: NodeId,
+        raft: Raft,
+        pending: Arc<Pending>,
+        clock: WallClock,
+        link: LinkHandle,
+    ) -> Self {
         Proposer {
+            node_id,
             raft,
             pending,
             clock,
             last_stamp_ms: Arc::new(AtomicI64::new(i64::MIN)),
+            sessions: Arc::new(SessionsSlot::default()),
+            link,
+            forward_order: Arc::new(ForwardOrder::default()),
         }
     }
 
@@ -90,28 +119,31 @@ impl Proposer {
 
     /// Places `txn` in the log's order and returns where its outcome arrives.
     ///
-    /// Proposals submitted one after the other by one task are applied in
-    /// that order (they enter raft's queue in submission order). The leader
-    /// stamps the time here. If the receiver closes instead of yielding the
-    /// outcome, the proposal failed before committing *as far as this server
-    /// knows* (leadership moved, raft stopped): the entry may still commit
-    /// through another leader, so the client must be told "connection loss",
-    /// not "not applied".
+    /// On the leader the proposal goes to raft; on a follower it is forwarded
+    /// to the leader. Proposals submitted one after the other by one task are
+    /// applied in that order either way (they enter raft's queue, or the
+    /// leader link's, in submission order). If the receiver closes instead of
+    /// yielding the outcome, the proposal failed before committing *as far as
+    /// this server knows* (leadership moved, the link to the leader failed,
+    /// raft stopped): the entry may still commit, so the client must be told
+    /// "connection loss", not "not applied".
+    ///
+    /// `NotLeader` at once when no leader is known (an election is under way).
     pub async fn submit(&self, txn: Txn) -> Result<oneshot::Receiver<Applied>, ProposeError> {
-        // A local, possibly stale view: it saves a round trip through raft in
-        // the common case; raft itself has the final word (via the responder).
-        if let Err(forward) = self.raft.as_leader() {
-            return Err(ProposeError::NotLeader {
-                leader: forward.leader_id,
-            });
+        // A local, possibly stale view: raft (or the leader, for a forwarded
+        // proposal) has the final word.
+        match self.raft.as_leader() {
+            Ok(_) => self.submit_local(txn).await,
+            Err(forward) => match (forward.leader_id, forward.leader_node) {
+                (Some(_), Some(_)) => self.submit_forwarded(txn).await,
+                (leader, _) => Err(ProposeError::NotLeader { leader }),
+            },
         }
+    }
+
+    async fn submit_local(&self, txn: Txn) -> Result<oneshot::Receiver<Applied>, ProposeError> {
         let (origin, outcome) = self.pending.register().await;
         let seq = origin.seq;
-        let request = Request {
-            time_ms: self.stamp(),
-            origin: Some(origin),
-            txn,
-        };
         let pending = self.pending.clone();
         let responder =
             CallbackResponder::new(move |result: Option<ClientWriteResult<TypeConfig>>| {
@@ -121,16 +153,78 @@ impl Proposer {
                     pending.abandon(seq);
                 }
             });
-        if self
-            .raft
-            .client_write_ff(request, Some(responder))
+        if let Err(e) = self
+            .enter_log(self.node_id, Some(origin), txn, Some(responder))
             .await
-            .is_err()
         {
             self.pending.abandon(seq);
-            return Err(ProposeError::Stopped);
+            return Err(e);
         }
         Ok(outcome)
+    }
+
+    async fn submit_forwarded(&self, txn: Txn) -> Result<oneshot::Receiver<Applied>, ProposeError> {
+        let (origin, outcome) = self.pending.register_forwarded().await;
+        if let Err(e) = self.link.forward(ForwardedTxn { origin, txn }).await {
+            self.pending.abandon(origin.seq);
+            return Err(e);
+        }
+        Ok(outcome)
+    }
+
+    /// Leader side, for every proposal, local (`from` = this server) or
+    /// forwarded: lets the session tracker admit it, stamps the time and
+    /// appends it to raft. Returns once raft has it queued, in call order.
+    pub(crate) async fn enter_log(
+        &self,
+        from: NodeId,
+        origin: Option<Origin>,
+        txn: Txn,
+        responder: Option<WriteResponderOf<TypeConfig>>,
+    ) -> Result<(), ProposeError> {
+        if let Err(forward) = self.raft.as_leader() {
+            return Err(ProposeError::NotLeader {
+                leader: forward.leader_id,
+            });
+        }
+        let txn = self.sessions.admit(from, txn);
+        let request = Request {
+            time_ms: self.stamp(),
+            origin,
+            txn,
+        };
+        self.raft
+            .client_write_ff(request, responder)
+            .await
+            .map_err(|_| ProposeError::Stopped)
+    }
+
+    /// Leader side of a follower's `Forward`: appends `requests` in order, one
+    /// at a time, unless a newer batch from the same follower run was taken
+    /// already (then this one is stale and refused whole).
+    pub(crate) async fn accept_forwarded(
+        &self,
+        from: NodeId,
+        incarnation: u64,
+        batch: u64,
+        requests: Vec<ForwardedTxn>,
+    ) -> PeerResponse {
+        let mut order = self.forward_order.lock().await;
+        if let Err(why) = order.admit(from, incarnation, batch) {
+            return PeerResponse::Failed(why);
+        }
+        // Bounded by FORWARD_BATCH_PROPOSALS_MAX (checked by the listener).
+        for ForwardedTxn { origin, txn } in requests {
+            match self.enter_log(from, Some(origin), txn, None).await {
+                Ok(()) => {}
+                Err(ProposeError::NotLeader { leader }) => {
+                    return PeerResponse::NotLeader { leader }
+                }
+                Err(e) => return PeerResponse::Failed(e.to_string()),
+            }
+        }
+        drop(order);
+        PeerResponse::Forwarded
     }
 
     /// Submits and waits for the outcome.
@@ -144,5 +238,74 @@ impl Proposer {
     /// Proposals in flight on this server.
     pub fn in_flight(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Attaches the server's session tracker (see [`LeaderSessions`]); only
+    /// the first call counts. Returns whether this one did.
+    pub fn set_leader_sessions(&self, sessions: Arc<dyn LeaderSessions>) -> bool {
+        self.sessions.set(sessions)
+    }
+
+    /// Reports that `sessions`, connected to this server, showed activity
+    /// since the last report (the server calls it about every tickTime/2).
+    /// Fire and forget: on the leader it reaches the session tracker at once,
+    /// on a follower it goes to the leader over the leader link; with no
+    /// leader known it is dropped (a new leader restarts every deadline).
+    pub fn report_activity(&self, sessions: Vec<i64>) {
+        if sessions.is_empty() {
+            return;
+        }
+        match self.raft.as_leader() {
+            Ok(_) => self.sessions.touched(self.node_id, &sessions),
+            Err(forward) if forward.leader_id.is_some() => self.link.touched(sessions),
+            Err(_) => {}
+        }
+    }
+
+    /// A client reconnected to this server with `session_id` and negotiated
+    /// `timeout_ms`: asks the leader's session tracker to make this server
+    /// the owner and restart the deadline. `Ok(false)`: the session is
+    /// unknown or expiring. On a follower this is a round trip to the
+    /// leader, in order with this server's forwarded proposals.
+    pub async fn revalidate(&self, session_id: i64, timeout_ms: i32) -> Result<bool, ProposeError> {
+        match self.raft.as_leader() {
+            Ok(_) => Ok(self
+                .sessions
+                .revalidate(self.node_id, session_id, timeout_ms)),
+            Err(forward) => match (forward.leader_id, forward.leader_node) {
+                (Some(_), Some(_)) => self.link.revalidate(session_id, timeout_ms).await,
+                (leader, _) => Err(ProposeError::NotLeader { leader }),
+            },
+        }
+    }
+
+    /// Leader side of a follower's `SessionActivity`.
+    pub(crate) fn accept_activity(&self, from: NodeId, sessions: &[i64]) -> PeerResponse {
+        match self.raft.as_leader() {
+            Ok(_) => {
+                self.sessions.touched(from, sessions);
+                PeerResponse::ActivityNoted
+            }
+            Err(forward) => PeerResponse::NotLeader {
+                leader: forward.leader_id,
+            },
+        }
+    }
+
+    /// Leader side of a follower's `Revalidate`.
+    pub(crate) fn accept_revalidate(
+        &self,
+        from: NodeId,
+        session_id: i64,
+        timeout_ms: i32,
+    ) -> PeerResponse {
+        match self.raft.as_leader() {
+            Ok(_) => {
+                PeerResponse::Revalidated(self.sessions.revalidate(from, session_id, timeout_ms))
+            }
+            Err(forward) => PeerResponse::NotLeader {
+                leader: forward.leader_id,
+            },
+        }
     }
 }

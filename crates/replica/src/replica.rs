@@ -1,5 +1,5 @@
-//! One server's replica: raft, its state machine adapter, the peer port, and
-//! the proposer, started and stopped together.
+//! One server's replica: raft, its state machine adapter, the peer port, the
+//! leader link and the proposer, started and stopped together.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -16,10 +16,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{Timing, TimingError};
-use crate::hooks::{ApplyHook, SnapshotSource};
+use crate::hooks::{ApplyHook, LeaderSessions, SnapshotSource};
+use crate::leader_link::{self, LinkIdentity, LinkInbox, LinkTiming};
 use crate::network::{listener, PeerNetwork};
 use crate::pending::Pending;
-use crate::proposer::{system_wall_ms, Proposer, WallClock};
+use crate::proposer::{system_wall_ms, ProposeError, Proposer, WallClock};
 use crate::state_machine::StateMachine;
 use crate::types::{NodeId, Raft, TypeConfig};
 
@@ -85,8 +86,12 @@ pub struct Replica {
     peer_addr: Option<SocketAddr>,
     /// Bound by `build`, served from `run` on.
     listener: Option<TcpListener>,
+    /// Stops the peer listener and the leader link.
     stop_listener: watch::Sender<bool>,
     listener_task: Option<JoinHandle<()>>,
+    /// The leader link's queue end and settings, until `run` starts it.
+    link_start: Option<(LinkIdentity, LinkTiming, LinkInbox)>,
+    link_task: Option<JoinHandle<()>>,
 }
 
 impl Replica {
@@ -126,7 +131,8 @@ impl Replica {
             Some(l) => Some(l.local_addr().map_err(StartError::Bind)?),
             None => None,
         };
-        let pending = Arc::new(Pending::new(config.node_id, incarnation()));
+        let incarnation = incarnation();
+        let pending = Arc::new(Pending::new(config.node_id, incarnation));
         let state_machine = StateMachine::new(hook, snapshots, pending.clone());
         let network = PeerNetwork::new(config.node_id, &config.cluster_name);
         let raft = Raft::build(
@@ -139,7 +145,23 @@ impl Replica {
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
         let (stop_listener, _) = watch::channel(false);
-        let proposer = Proposer::new(raft.clone(), pending.clone(), config.clock);
+        let (link, link_inbox) = leader_link::channel();
+        let link_start = (
+            LinkIdentity {
+                me: config.node_id,
+                incarnation,
+                cluster_name: config.cluster_name.as_str().into(),
+            },
+            LinkTiming::from_ticks(config.timing.tick_time_ms, config.timing.sync_limit_ticks),
+            link_inbox,
+        );
+        let proposer = Proposer::new(
+            config.node_id,
+            raft.clone(),
+            pending.clone(),
+            config.clock,
+            link,
+        );
         Ok(Replica {
             running: false,
             node_id: config.node_id,
@@ -151,10 +173,13 @@ impl Replica {
             listener,
             stop_listener,
             listener_task: None,
+            link_start: Some(link_start),
+            link_task: None,
         })
     }
 
-    /// Starts raft's tasks and the peer listener. Calling it again does nothing.
+    /// Starts raft's tasks, the peer listener and the leader link. Calling it
+    /// again does nothing.
     pub fn run(&mut self) {
         if self.running {
             return;
@@ -165,8 +190,19 @@ impl Replica {
             self.listener_task = Some(tokio::spawn(listener::serve(
                 listener,
                 self.raft.clone(),
+                self.proposer.clone(),
                 self.node_id,
                 self.cluster_name.clone(),
+                self.stop_listener.subscribe(),
+            )));
+        }
+        if let Some((identity, timing, inbox)) = self.link_start.take() {
+            self.link_task = Some(tokio::spawn(leader_link::run(
+                identity,
+                timing,
+                self.raft.clone(),
+                self.pending.clone(),
+                inbox,
                 self.stop_listener.subscribe(),
             )));
         }
@@ -209,6 +245,26 @@ impl Replica {
         self.proposer.clone()
     }
 
+    /// Attaches the server's session tracker, whose leader-side half this
+    /// replica drives (see [`LeaderSessions`]). Call it once, after build;
+    /// until then activity is ignored, revalidation succeeds and proposals are
+    /// admitted unchanged. A second call is ignored with a warning.
+    pub fn set_leader_sessions(&self, sessions: Arc<dyn LeaderSessions>) {
+        if !self.proposer.set_leader_sessions(sessions) {
+            tracing::warn!("leader sessions hook attached twice; keeping the first");
+        }
+    }
+
+    /// See [`Proposer::report_activity`].
+    pub fn report_activity(&self, sessions: Vec<i64>) {
+        self.proposer.report_activity(sessions);
+    }
+
+    /// See [`Proposer::revalidate`].
+    pub async fn revalidate(&self, session_id: i64, timeout_ms: i32) -> Result<bool, ProposeError> {
+        self.proposer.revalidate(session_id, timeout_ms).await
+    }
+
     /// The raft handle, for metrics and administrative calls.
     pub fn raft(&self) -> &Raft {
         &self.raft
@@ -241,10 +297,14 @@ impl Replica {
         tokio::time::timeout(timeout, wait).await.ok().flatten()
     }
 
-    /// Stops raft and the peer listener. Proposals still waiting see their
-    /// channel close.
+    /// Stops raft, the peer listener and the leader link. Proposals still
+    /// waiting see their channel close.
     pub async fn shutdown(mut self) {
         let _ = self.stop_listener.send(true);
+        if let Some(task) = self.link_task.take() {
+            task.abort();
+            let _ = task.await;
+        }
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!("raft shutdown: {e}");
         }

@@ -108,6 +108,16 @@ pub struct Request {
     pub txn: Txn,
 }
 
+/// A proposal a follower forwards to the leader: the leader stamps the time
+/// and puts `Request { time_ms, origin: Some(origin), txn }` in the log, so the
+/// follower's own apply answers its client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardedTxn {
+    pub origin: Origin,
+    #[serde(with = "serde_txn")]
+    pub txn: Txn,
+}
+
 impl std::fmt::Display for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match &self.txn {

@@ -172,19 +172,18 @@ async fn three_servers_elect_replicate_and_fail_over() {
     }
     assert_converged(&nodes, 31).await;
 
-    // === a follower refuses to propose and names the leader
+    // === a follower forwards to the leader (tests/forwarding.rs has more)
     let follower = nodes.iter().find(|n| n.id != leader).unwrap();
-    let refused = follower
+    let forwarded = follower
         .replica()
         .proposer()
-        .submit(create("/x", b""))
-        .await;
-    assert_eq!(
-        refused.err(),
-        Some(ProposeError::NotLeader {
-            leader: Some(leader)
-        })
-    );
+        .propose(create("/x", b""))
+        .await
+        .expect("forwarded and committed");
+    assert_eq!(forwarded.reply.err, rzk_proto::ErrorCode::Ok);
+    assert!(forwarded.zxid > last_zxid);
+    last_zxid = forwarded.zxid;
+    assert_converged(&nodes, 32).await;
 
     // === the leader stops; the other two elect a new one and take writes
     let old = nodes.iter_mut().find(|n| n.id == leader).unwrap();
@@ -204,7 +203,7 @@ async fn three_servers_elect_replicate_and_fail_over() {
         "new leader {new_leader} accepted writes {:?} after the old one stopped",
         stopped_at.elapsed()
     );
-    assert_converged(&nodes, 41).await;
+    assert_converged(&nodes, 42).await;
     // Each new leader's blank entry took an index, not a zxid seen by the tree.
     let zxids: Vec<i64> = nodes[0..]
         .iter()

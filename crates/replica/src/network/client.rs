@@ -63,9 +63,55 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
     }
 }
 
-struct Conn {
+/// One dialled, greeted peer connection, used in lockstep (one request, then
+/// its response). Shared by raft's replication streams and the leader link.
+pub(crate) struct Conn {
     reader: BufReader<OwnedReadHalf>,
     writer: BufWriter<OwnedWriteHalf>,
+}
+
+impl Conn {
+    /// Connects to server `target` at `addr` and does the Hello handshake.
+    pub(crate) async fn dial(
+        addr: &str,
+        me: NodeId,
+        target: NodeId,
+        cluster_name: &str,
+    ) -> io::Result<Conn> {
+        let stream = TcpStream::connect(addr).await?;
+        // Peer messages are small and latency-bound.
+        stream.set_nodelay(true)?;
+        let (read, write) = stream.into_split();
+        let mut conn = Conn {
+            reader: BufReader::new(read),
+            writer: BufWriter::new(write),
+        };
+        let hello = Hello {
+            magic: PEER_MAGIC,
+            version: PROTOCOL_VERSION,
+            cluster_name: cluster_name.to_string(),
+            from: me,
+            to: target,
+        };
+        wire::send(&mut conn.writer, &hello).await?;
+        match wire::recv(&mut conn.reader, HELLO_FRAME_BYTES_MAX).await? {
+            HelloAck::Accepted { node_id } if node_id == target => Ok(conn),
+            HelloAck::Accepted { node_id } => Err(io::Error::other(format!(
+                "{addr} answered as server {node_id}, expected {target}"
+            ))),
+            HelloAck::Refused { reason } => Err(io::Error::other(format!(
+                "{addr} refused the connection: {reason}"
+            ))),
+        }
+    }
+
+    /// Sends `request` and reads its response. The caller bounds the time
+    /// and drops the connection on any error (a half-read reply must never
+    /// be taken for the next one).
+    pub(crate) async fn call(&mut self, request: &PeerRequest) -> io::Result<PeerResponse> {
+        wire::send(&mut self.writer, request).await?;
+        wire::recv(&mut self.reader, PEER_FRAME_BYTES_MAX).await
+    }
 }
 
 /// Why an exchange with a peer failed.
@@ -90,33 +136,7 @@ pub struct PeerClient {
 
 impl PeerClient {
     async fn connect(&self) -> io::Result<Conn> {
-        let stream = TcpStream::connect(&self.addr).await?;
-        // Raft messages are small and latency-bound.
-        stream.set_nodelay(true)?;
-        let (read, write) = stream.into_split();
-        let mut conn = Conn {
-            reader: BufReader::new(read),
-            writer: BufWriter::new(write),
-        };
-        let hello = Hello {
-            magic: PEER_MAGIC,
-            version: PROTOCOL_VERSION,
-            cluster_name: self.cluster_name.to_string(),
-            from: self.me,
-            to: self.target,
-        };
-        wire::send(&mut conn.writer, &hello).await?;
-        match wire::recv(&mut conn.reader, HELLO_FRAME_BYTES_MAX).await? {
-            HelloAck::Accepted { node_id } if node_id == self.target => Ok(conn),
-            HelloAck::Accepted { node_id } => Err(io::Error::other(format!(
-                "{} answered as server {node_id}, expected {}",
-                self.addr, self.target
-            ))),
-            HelloAck::Refused { reason } => Err(io::Error::other(format!(
-                "{} refused the connection: {reason}",
-                self.addr
-            ))),
-        }
+        Conn::dial(&self.addr, self.me, self.target, &self.cluster_name).await
     }
 
     /// Sends `request` (and, for a snapshot, the chunks of `payload`) and reads

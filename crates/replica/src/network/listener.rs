@@ -1,10 +1,15 @@
 //! The answering side: accepts peer connections on this server's peer port
 //! (`server.N=host:peerPort:...`) and hands each request to the local raft.
 //!
+//! Besides raft's RPCs it takes what followers send their leader: forwarded
+//! proposals, session activity and revalidations (see
+//! [`crate::leader_link`]), handed to the [`Proposer`].
+//!
 //! One task per connection. A connection is closed, with a log line, on
 //! anything unexpected (wrong magic or version, another cluster, a Hello meant
-//! for another server id, an oversized or undecodable frame): the dialler
-//! reconnects, and nothing a peer sends can panic the server.
+//! for another server id, an oversized or undecodable frame, a Forward that
+//! does not come from the server that said Hello or breaks the batch limits):
+//! the dialler reconnects, and nothing a peer sends can panic the server.
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,10 +24,12 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::wire::{
-    self, Hello, HelloAck, PeerRequest, PeerResponse, HELLO_FRAME_BYTES_MAX, PEER_FRAME_BYTES_MAX,
-    PEER_MAGIC, PROTOCOL_VERSION, SNAPSHOT_BYTES_MAX, SNAPSHOT_CHUNK_BYTES,
+    self, Hello, HelloAck, PeerRequest, PeerResponse, ACTIVITY_SESSIONS_MAX,
+    FORWARD_BATCH_PROPOSALS_MAX, HELLO_FRAME_BYTES_MAX, PEER_FRAME_BYTES_MAX, PEER_MAGIC,
+    PROTOCOL_VERSION, SNAPSHOT_BYTES_MAX, SNAPSHOT_CHUNK_BYTES,
 };
-use crate::types::{NodeId, Raft, TypeConfig};
+use crate::proposer::Proposer;
+use crate::types::{ForwardedTxn, NodeId, Raft, TypeConfig};
 
 /// Time a new peer connection has to send its Hello.
 pub const HELLO_TIMEOUT_MS: u64 = 10_000;
@@ -33,6 +40,7 @@ const ACCEPT_ERROR_BACKOFF_MS: u64 = 100;
 #[derive(Clone)]
 struct Ctx {
     raft: Raft,
+    proposer: Proposer,
     me: NodeId,
     cluster_name: Arc<str>,
 }
@@ -42,12 +50,14 @@ struct Ctx {
 pub async fn serve(
     listener: TcpListener,
     raft: Raft,
+    proposer: Proposer,
     me: NodeId,
     cluster_name: Arc<str>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let ctx = Ctx {
         raft,
+        proposer,
         me,
         cluster_name,
     };
@@ -90,7 +100,7 @@ async fn handle(ctx: Ctx, stream: TcpStream, peer: SocketAddr) {
         }
     };
     tracing::debug!("peer connection from server {from} ({peer})");
-    if let Err(e) = serve_requests(&ctx, &mut reader, &mut writer).await {
+    if let Err(e) = serve_requests(&ctx, from, &mut reader, &mut writer).await {
         tracing::info!("Closing peer connection from server {from} ({peer}): {e}");
     }
 }
@@ -149,6 +159,7 @@ async fn greet(
 /// Answers requests until the peer closes the connection or sends garbage.
 async fn serve_requests(
     ctx: &Ctx,
+    from: NodeId,
     reader: &mut BufReader<OwnedReadHalf>,
     writer: &mut BufWriter<OwnedWriteHalf>,
 ) -> io::Result<()> {
@@ -156,7 +167,7 @@ async fn serve_requests(
     while let Some(frame) = wire::read_frame(reader, PEER_FRAME_BYTES_MAX).await? {
         let request: PeerRequest = wire::decode(&frame)?;
         drop(frame);
-        let response = dispatch(ctx, request, reader).await?;
+        let response = dispatch(ctx, from, request, reader).await?;
         wire::send(writer, &response).await?;
     }
     Ok(())
@@ -164,6 +175,7 @@ async fn serve_requests(
 
 async fn dispatch(
     ctx: &Ctx,
+    peer: NodeId,
     request: PeerRequest,
     reader: &mut BufReader<OwnedReadHalf>,
 ) -> io::Result<PeerResponse> {
@@ -200,7 +212,79 @@ async fn dispatch(
                 Err(e) => failed(&e),
             }
         }
+        PeerRequest::Forward {
+            from,
+            incarnation,
+            batch,
+            requests,
+        } => {
+            check_forward(peer, from, incarnation, &requests)?;
+            ctx.proposer
+                .accept_forwarded(from, incarnation, batch, requests)
+                .await
+        }
+        PeerRequest::SessionActivity { from, sessions } => {
+            check_sender(peer, from)?;
+            if sessions.len() > ACTIVITY_SESSIONS_MAX {
+                return Err(invalid(format!(
+                    "activity of {} sessions (at most {ACTIVITY_SESSIONS_MAX})",
+                    sessions.len()
+                )));
+            }
+            ctx.proposer.accept_activity(from, &sessions)
+        }
+        PeerRequest::Revalidate {
+            from,
+            session_id,
+            timeout_ms,
+        } => {
+            check_sender(peer, from)?;
+            ctx.proposer.accept_revalidate(from, session_id, timeout_ms)
+        }
     })
+}
+
+fn invalid(why: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why)
+}
+
+/// A follower speaks only for itself: the server id in a request must be the
+/// one it said Hello as.
+fn check_sender(peer: NodeId, from: NodeId) -> io::Result<()> {
+    if from != peer {
+        return Err(invalid(format!(
+            "server {peer} sent a request as server {from}"
+        )));
+    }
+    Ok(())
+}
+
+/// A Forward is a non-empty batch within the limit, every proposal carrying
+/// the sender's own origin (its run and server id): anything else is a broken
+/// or hostile peer, and closes the connection.
+fn check_forward(
+    peer: NodeId,
+    from: NodeId,
+    incarnation: u64,
+    requests: &[ForwardedTxn],
+) -> io::Result<()> {
+    check_sender(peer, from)?;
+    if requests.is_empty() || requests.len() > FORWARD_BATCH_PROPOSALS_MAX {
+        return Err(invalid(format!(
+            "a Forward of {} proposals (1 to {FORWARD_BATCH_PROPOSALS_MAX})",
+            requests.len()
+        )));
+    }
+    if let Some(bad) = requests
+        .iter()
+        .find(|r| r.origin.node_id != from || r.origin.incarnation != incarnation)
+    {
+        return Err(invalid(format!(
+            "server {from} forwarded a proposal with origin {:?}",
+            bad.origin
+        )));
+    }
+    Ok(())
 }
 
 /// Reads the chunk frames of a snapshot of `size_bytes`.

@@ -31,12 +31,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::types::{NodeId, TypeConfig};
+use crate::types::{ForwardedTxn, NodeId, TypeConfig};
 
 /// "rzkR": the first bytes of every Hello, so a non-rzk peer is told apart at once.
 pub const PEER_MAGIC: u32 = 0x727a_6b52;
 /// Bumped whenever a message's shape changes.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// The largest Hello accepted (it is the first frame, before we know the peer).
 pub const HELLO_FRAME_BYTES_MAX: usize = 1024;
 /// The largest frame accepted after the Hello. AppendEntries carries up to
@@ -48,6 +48,11 @@ pub const PEER_FRAME_BYTES_MAX: usize = 1 << 30;
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 /// The largest snapshot a server accepts.
 pub const SNAPSHOT_BYTES_MAX: u64 = 64 << 30;
+/// Proposals in one `Forward` request. Each txn is at most ZooKeeper's 1 MiB
+/// request, so a full batch stays far below [`PEER_FRAME_BYTES_MAX`].
+pub const FORWARD_BATCH_PROPOSALS_MAX: usize = 128;
+/// Session ids in one `SessionActivity` request (8 bytes each at most).
+pub const ACTIVITY_SESSIONS_MAX: usize = 1 << 16;
 /// Bytes a frame buffer grows by at most before more data has arrived.
 const READ_STEP_BYTES: usize = 64 * 1024;
 
@@ -84,6 +89,29 @@ pub enum PeerRequest {
         size_bytes: u64,
     },
     TransferLeader(TransferLeaderRequest<TypeConfig>),
+    /// Proposals a follower forwards to the leader, to enter the log in this
+    /// order. `batch` increases with every Forward a follower run sends
+    /// (`incarnation` is that run's): the leader refuses a batch that is not
+    /// newer than the last one it took from the same follower run, so a stale
+    /// batch still in flight on a connection the follower gave up on can never
+    /// be logged after a newer one.
+    Forward {
+        from: NodeId,
+        incarnation: u64,
+        batch: u64,
+        requests: Vec<ForwardedTxn>,
+    },
+    /// Sessions connected to server `from` showed activity.
+    SessionActivity {
+        from: NodeId,
+        sessions: Vec<i64>,
+    },
+    /// A client reconnected to server `from` with `session_id`.
+    Revalidate {
+        from: NodeId,
+        session_id: i64,
+        timeout_ms: i32,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -92,6 +120,18 @@ pub enum PeerResponse {
     Vote(VoteResponse<TypeConfig>),
     Snapshot(SnapshotResponse<TypeConfig>),
     TransferLeader(TransferLeaderResponse<TypeConfig>),
+    /// Every proposal of the Forward went to the leader's raft, in order.
+    Forwarded,
+    /// This server is not the leader (`leader` is the one it knows of): the
+    /// Forward, activity or revalidation was not acted on (a Forward may have
+    /// been in part, if leadership was lost in the middle of it).
+    NotLeader {
+        leader: Option<NodeId>,
+    },
+    /// The activity was passed to the leader's session tracker.
+    ActivityNoted,
+    /// The leader's session tracker's answer to a Revalidate.
+    Revalidated(bool),
     /// The remote raft could not handle the request (it is shutting down or
     /// stopped); the text says why. Treated as "unreachable" by the caller.
     Failed(String),

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod ensemble;
+
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -51,6 +53,11 @@ impl TreeState {
             .iter()
             .map(|e| (e.zxid, e.time_ms))
             .collect()
+    }
+
+    /// Every entry applied, in order.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.inner().history.clone()
     }
 
     pub fn dump(&self) -> Vec<(String, Stat, Vec<u8>, Vec<Acl>)> {
