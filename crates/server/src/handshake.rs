@@ -53,7 +53,7 @@ pub async fn negotiate(shared: &Shared, req: &ConnectRequest) -> Result<Outcome,
     if req.session_id == 0 {
         create(shared, timeout_ms).await
     } else {
-        Ok(resume(shared, req, timeout_ms))
+        resume(shared, req, timeout_ms).await
     }
 }
 
@@ -94,7 +94,11 @@ async fn create(shared: &Shared, timeout_ms: i32) -> Result<Outcome, CloseReason
     })
 }
 
-fn resume(shared: &Shared, req: &ConnectRequest, timeout_ms: i32) -> Outcome {
+async fn resume(
+    shared: &Shared,
+    req: &ConnectRequest,
+    timeout_ms: i32,
+) -> Result<Outcome, CloseReason> {
     let session_id = req.session_id;
     let stored = shared
         .core()
@@ -102,33 +106,46 @@ fn resume(shared: &Shared, req: &ConnectRequest, timeout_ms: i32) -> Outcome {
         .session(session_id)
         .map(|s| s.password.clone());
     let Some(password) = stored else {
-        return Outcome::Invalid {
+        return Ok(Outcome::Invalid {
             session_id,
             why: "unknown or expired session",
-        };
+        });
     };
     if password != req.password {
-        return Outcome::Invalid {
+        return Ok(Outcome::Invalid {
             session_id,
             why: "wrong password",
-        };
+        });
     }
     let now_ms = shared.clock.now_ms();
     if !shared
         .sessions()
         .revalidate(session_id, timeout_ms as u64, now_ms)
     {
-        return Outcome::Invalid {
+        return Ok(Outcome::Invalid {
             session_id,
             why: "session is expiring",
-        };
+        });
     }
-    Outcome::Established {
+    // The leader's tracker decides (and makes this server the owner, so
+    // requests still arriving through the session's old server are answered
+    // SessionMoved). On the leader itself this is a local call.
+    match shared.log.revalidate(session_id, timeout_ms).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Ok(Outcome::Invalid {
+                session_id,
+                why: "session is expiring on the leader",
+            })
+        }
+        Err(_) => return Err(CloseReason::LogClosed),
+    }
+    Ok(Outcome::Established {
         session_id,
         timeout_ms,
         password,
         resumed: true,
-    }
+    })
 }
 
 /// 16 bytes from the operating system's generator. ZooKeeper derives the

@@ -54,6 +54,25 @@ impl LogHandle {
         })
     }
 
+    /// Reports sessions that showed activity here to the leader's tracker
+    /// (fire and forget; see `session::run_activity_reports`).
+    pub fn report_activity(&self, sessions: Vec<i64>) {
+        self.proposer.report_activity(sessions);
+    }
+
+    /// A client resumed `session_id` on this server: the leader makes this
+    /// server its owner and restarts its deadline. `Ok(false)`: the session
+    /// is unknown or expiring there.
+    pub async fn revalidate(&self, session_id: i64, timeout_ms: i32) -> Result<bool, LogClosed> {
+        self.proposer
+            .revalidate(session_id, timeout_ms)
+            .await
+            .map_err(|e| {
+                tracing::debug!("revalidation of 0x{session_id:x} failed: {e}");
+                LogClosed
+            })
+    }
+
     /// Submits and waits for the outcome.
     pub async fn propose(&self, txn: Txn) -> Result<Applied, LogClosed> {
         self.submit(txn).await?.await.map_err(|_| LogClosed)

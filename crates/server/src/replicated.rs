@@ -13,11 +13,11 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, OnceLock, Weak};
 
-use rzk_replica::hooks::{ApplyHook, SnapshotJob, SnapshotSource};
+use rzk_replica::hooks::{ApplyHook, LeaderSessions, SnapshotJob, SnapshotSource};
 use rzk_replica::{Replica, ReplicaConfig, Timing, WalLogStore};
 
 use crate::ensemble::Role;
-use rzk_state::{Applied, Entry};
+use rzk_state::{Applied, Entry, Txn};
 
 use crate::config::ServerConfig;
 use crate::log::{apply_entry, settle_sessions, SessionEvents};
@@ -82,6 +82,61 @@ impl SnapshotSource for ServerHooks {
     }
 }
 
+/// The leader's session tracker, as the replica reaches it: activity
+/// reported by followers, revalidation of sessions that reconnected to
+/// them, and the owner check on every proposal.
+impl LeaderSessions for ServerHooks {
+    fn touched(&self, _from: u64, sessions: &[i64]) {
+        let Some(shared) = self.shared() else { return };
+        let now_ms = shared.clock.now_ms();
+        let mut tracker = shared.sessions();
+        for id in sessions {
+            tracker.touch(*id, now_ms);
+        }
+    }
+
+    fn revalidate(&self, from: u64, session_id: i64, timeout_ms: i32) -> bool {
+        let Some(shared) = self.shared() else {
+            return false;
+        };
+        let now_ms = shared.clock.now_ms();
+        let timeout_ms = u64::try_from(timeout_ms).unwrap_or(0);
+        let mut tracker = shared.sessions();
+        let live = tracker.revalidate(session_id, timeout_ms, now_ms);
+        if live {
+            tracker.set_owner(session_id, from);
+        }
+        live
+    }
+
+    fn admit(&self, from: u64, txn: Txn) -> Txn {
+        let Some(shared) = self.shared() else {
+            return txn;
+        };
+        match &txn {
+            Txn::CreateSession { session_id, .. } => {
+                shared.sessions().set_owner(*session_id, from);
+                txn
+            }
+            Txn::Write { session_id, .. } | Txn::CloseSession { session_id } => {
+                let session_id = *session_id;
+                if shared.sessions().check_owner(session_id, from) {
+                    txn
+                } else {
+                    tracing::info!(
+                        "Session 0x{session_id:x} moved away from server {from}: its request is answered SessionMoved"
+                    );
+                    Txn::Error {
+                        session_id,
+                        err: rzk_proto::ErrorCode::SessionMoved,
+                    }
+                }
+            }
+            _ => txn,
+        }
+    }
+}
+
 /// The raft log's directory under `dataLogDir`.
 pub const LOG_DIR_NAME: &str = "raft-log";
 
@@ -126,9 +181,10 @@ pub async fn build_replica(config: &ServerConfig, hooks: Arc<ServerHooks>) -> io
     tracing::info!("Raft log {}: {report}", log_dir.display());
     let mut replica_config = ReplicaConfig::new(config.my_id, timing, peer_listen);
     replica_config.clock = crate::clock::wall_ms;
-    let replica = Replica::build(replica_config, log_store, hooks.clone(), hooks)
+    let replica = Replica::build(replica_config, log_store, hooks.clone(), hooks.clone())
         .await
         .map_err(|e| io::Error::other(e.to_string()))?;
+    replica.set_leader_sessions(hooks);
     let observer = me.is_some_and(|s| s.role == Role::Observer)
         || (me.is_none() && config.peer_type == Role::Observer);
     let mut voters = if observer {

@@ -98,6 +98,7 @@ impl Server {
         ));
         let background = [
             tokio::spawn(crate::session::run_expiry(shared.clone())),
+            tokio::spawn(crate::session::run_activity_reports(shared.clone())),
             tokio::spawn(crate::container::run_container_checker(shared.clone())),
         ];
         tracing::info!(

@@ -40,6 +40,11 @@ pub struct SessionTracker {
     /// a follower reports to the leader, whose tracker is the one that
     /// expires sessions (ZooKeeper's learners send the same in their pings).
     touched: HashSet<i64>,
+    /// On the leader: the server each session is connected to (ZooKeeper's
+    /// session owner). A write that arrives through another server is
+    /// answered SessionMoved: the client has moved on, and its old
+    /// connection must not change anything any more.
+    owners: HashMap<i64, u64>,
 }
 
 /// ZooKeeper's `initializeNextSessionId`: the server id in the top byte, the
@@ -58,6 +63,7 @@ impl SessionTracker {
             buckets: BTreeMap::new(),
             next_id: first_id,
             touched: HashSet::new(),
+            owners: HashMap::new(),
         }
     }
 
@@ -157,6 +163,20 @@ impl SessionTracker {
         }
     }
 
+    /// Records `server` as the owner of `session_id` (a session created or
+    /// resumed through it).
+    pub fn set_owner(&mut self, session_id: i64, server: u64) {
+        self.owners.insert(session_id, server);
+    }
+
+    /// Whether a request for `session_id` arriving through `server` may
+    /// proceed: yes if `server` owns it, or if no owner is known (a new
+    /// leader learns owners as requests arrive, as ZooKeeper's does), in
+    /// which case `server` becomes the owner.
+    pub fn check_owner(&mut self, session_id: i64, server: u64) -> bool {
+        *self.owners.entry(session_id).or_insert(server) == server
+    }
+
     /// The sessions touched since the last call (for the report to the leader).
     pub fn take_touched(&mut self) -> Vec<i64> {
         self.touched.drain().collect()
@@ -168,6 +188,7 @@ impl SessionTracker {
 
     pub fn remove(&mut self, session_id: i64) {
         self.touched.remove(&session_id);
+        self.owners.remove(&session_id);
         if let Some(t) = self.sessions.remove(&session_id) {
             self.unbucket(session_id, t.deadline_ms);
         }
@@ -260,6 +281,24 @@ pub async fn run_expiry(shared: Arc<Shared>) {
             {
                 return;
             }
+        }
+    }
+}
+
+/// Every half tick, sends the sessions touched here since the last report
+/// to the leader (ZooKeeper's learners carry the same in their pings), so
+/// the leader's tracker, the only one that expires sessions, sees clients
+/// that are connected to other servers. On the leader the touches are
+/// already in its own tracker.
+pub async fn run_activity_reports(shared: Arc<Shared>) {
+    let half_tick = Duration::from_millis(u64::from(shared.config.tick_time_ms.max(2) / 2));
+    let mut interval = tokio::time::interval(half_tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let touched = shared.sessions().take_touched();
+        if !touched.is_empty() && !shared.role().is_leader() {
+            shared.log.report_activity(touched);
         }
     }
 }
