@@ -80,6 +80,9 @@ pub(crate) enum LinkItem {
         timeout_ms: i32,
         reply: oneshot::Sender<Result<bool, ProposeError>>,
     },
+    ReadIndex {
+        reply: oneshot::Sender<Result<u64, ProposeError>>,
+    },
 }
 
 /// Session activity waiting to be reported; a set, so a session touched many
@@ -152,6 +155,17 @@ impl LinkHandle {
             .await
             .map_err(|_| ProposeError::Stopped)?;
         // A dropped reply means the link stopped before asking.
+        answer.await.unwrap_or(Err(ProposeError::Stopped))
+    }
+
+    /// Asks the leader for the index a `sync` must see applied, in order
+    /// with the proposals queued before it.
+    pub(crate) async fn read_index(&self) -> Result<u64, ProposeError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(LinkItem::ReadIndex { reply })
+            .await
+            .map_err(|_| ProposeError::Stopped)?;
         answer.await.unwrap_or(Err(ProposeError::Stopped))
     }
 
@@ -349,6 +363,10 @@ pub(crate) async fn run(
                 let answer = link.revalidate(session_id, timeout_ms).await;
                 let _ = reply.send(answer);
             }
+            LinkItem::ReadIndex { reply } => {
+                let answer = link.read_index().await;
+                let _ = reply.send(answer);
+            }
         }
     }
     link.pending.abandon_forwarded();
@@ -522,6 +540,28 @@ impl Link {
                     self.fail(&format_args!("reporting activity failed: {e}"));
                     return;
                 }
+            }
+        }
+    }
+
+    async fn read_index(&mut self) -> Result<u64, ProposeError> {
+        let request = PeerRequest::ReadIndex { from: self.id.me };
+        match self.call(&request).await {
+            Ok((_, PeerResponse::ReadIndex(index))) => Ok(index),
+            Ok((_, other)) => {
+                self.fail(&format_args!(
+                    "the leader answered ReadIndex with {other:?}"
+                ));
+                Err(ProposeError::Lost)
+            }
+            Err(LinkError::NoLeader(leader)) => Err(ProposeError::NotLeader { leader }),
+            Err(LinkError::NotLeader(leader)) => {
+                self.fail(&"the leader is not the leader any more");
+                Err(ProposeError::NotLeader { leader })
+            }
+            Err(e) => {
+                self.fail(&format_args!("read index failed: {e}"));
+                Err(ProposeError::Lost)
             }
         }
     }

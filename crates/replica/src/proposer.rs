@@ -279,6 +279,53 @@ impl Proposer {
         }
     }
 
+    /// ZooKeeper's `sync`: returns once this server has applied everything
+    /// the leader had committed when the sync reached it. The leader
+    /// confirms its leadership with a quorum round first (raft's ReadIndex),
+    /// so a deposed leader cannot answer from a stale commit point. On a
+    /// follower the request travels over the leader link, in order with this
+    /// server's forwarded proposals.
+    pub async fn sync(&self, timeout: std::time::Duration) -> Result<(), ProposeError> {
+        let index = match self.raft.as_leader() {
+            Ok(_) => self.leader_read_index().await?,
+            Err(forward) => match (forward.leader_id, forward.leader_node) {
+                (Some(_), Some(_)) => self.link.read_index().await?,
+                (leader, _) => return Err(ProposeError::NotLeader { leader }),
+            },
+        };
+        self.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(index), "sync")
+            .await
+            .map(|_| ())
+            .map_err(|_| ProposeError::Lost)
+    }
+
+    async fn leader_read_index(&self) -> Result<u64, ProposeError> {
+        match self
+            .raft
+            .ensure_linearizable(openraft::ReadPolicy::ReadIndex)
+            .await
+        {
+            Ok(read) => Ok(read.index()),
+            Err(e) => match e.forward_to_leader() {
+                Some(forward) => Err(ProposeError::NotLeader {
+                    leader: forward.leader_id,
+                }),
+                None => Err(ProposeError::Stopped),
+            },
+        }
+    }
+
+    /// Leader side of a follower's `ReadIndex`.
+    pub(crate) async fn accept_read_index(&self) -> PeerResponse {
+        match self.leader_read_index().await {
+            Ok(index) => PeerResponse::ReadIndex(index),
+            Err(ProposeError::NotLeader { leader }) => PeerResponse::NotLeader { leader },
+            Err(e) => PeerResponse::Failed(e.to_string()),
+        }
+    }
+
     /// Leader side of a follower's `SessionActivity`.
     pub(crate) fn accept_activity(&self, from: NodeId, sessions: &[i64]) -> PeerResponse {
         match self.raft.as_leader() {

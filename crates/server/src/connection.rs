@@ -397,6 +397,7 @@ impl Connection {
                 session_id: self.session_id,
                 err,
             },
+            PendingWrite::Sync(path) => return Ok(crate::log::sync(&self.shared, path)),
         };
         self.shared
             .log

@@ -79,6 +79,45 @@ impl LogHandle {
     }
 }
 
+/// How long a `sync` may wait for this server to catch up before the
+/// client's connection is closed (it then reconnects, as after any loss).
+pub const SYNC_TIMEOUT_MS: u64 = 30_000;
+
+/// Starts a `sync` and returns where its answer arrives, shaped like a
+/// write's outcome so the session's FIFO order holds: the answer comes once
+/// this server has applied everything the leader had committed when the
+/// sync reached it. A closed receiver means the sync failed (no leader):
+/// the connection closes, as a ZooKeeper follower drops clients when it
+/// loses its leader.
+pub fn sync(shared: &std::sync::Arc<Shared>, path: String) -> oneshot::Receiver<Applied> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (tx, rx) = oneshot::channel();
+    let shared = shared.clone();
+    shared.stats.pending_syncs.fetch_add(1, Relaxed);
+    tokio::spawn(async move {
+        let synced = shared
+            .log
+            .proposer
+            .sync(std::time::Duration::from_millis(SYNC_TIMEOUT_MS))
+            .await;
+        shared.stats.pending_syncs.fetch_sub(1, Relaxed);
+        match synced {
+            Ok(()) => {
+                let zxid = shared.core().tree.last_zxid();
+                let _ = tx.send(Applied {
+                    zxid,
+                    reply: rzk_state::Reply::ok(rzk_proto::Response::Sync { path }),
+                    triggers: Vec::new(),
+                    ended_session: None,
+                    warnings: Vec::new(),
+                });
+            }
+            Err(e) => tracing::info!("sync failed: {e}"),
+        }
+    });
+    rx
+}
+
 /// Applies one entry under the core lock, whichever log ordered it: the tree
 /// changes, watch events go into the connections' queues on the spot (before
 /// any reply that could reflect this entry), warnings are logged, and a

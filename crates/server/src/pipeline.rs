@@ -36,6 +36,8 @@ pub struct Meta {
 pub enum PendingWrite {
     Write(WriteOp),
     CloseSession,
+    /// Not a write, but ordered like one: `sync` (its path is echoed back).
+    Sync(String),
     /// A write request that failed before reaching the state machine (its
     /// body did not decode). ZooKeeper still logs an error transaction for it,
     /// consuming a zxid, and answers `err` with that zxid; so does rzk.
@@ -87,6 +89,7 @@ impl LocalWork {
         match route {
             Route::Write(w) => Err(PendingWrite::Write(w)),
             Route::CloseSession => Err(PendingWrite::CloseSession),
+            Route::Sync(path) => Err(PendingWrite::Sync(path)),
             Route::Auth(p) => Ok(LocalWork::Auth(p)),
             Route::Sasl => Ok(LocalWork::Sasl),
             Route::Local(r) => Ok(LocalWork::Request(r)),

@@ -63,12 +63,11 @@ pub async fn follow(
                 &mut leaderless_since,
             );
             if status.role == Role::Leader && !observers.is_empty() {
-                let (handle, observers) = (handle.clone(), observers.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = handle.ensure_learners(&observers).await {
-                        tracing::warn!("{e}");
-                    }
-                });
+                tokio::spawn(add_observers(
+                    handle.clone(),
+                    observers.clone(),
+                    shared.config.tick_time_ms,
+                ));
             }
             role = status.role;
             leader = status.leader;
@@ -78,6 +77,26 @@ pub async fn follow(
     }
     shared.serving.store(false, Ordering::Release);
     "replication stopped".to_string()
+}
+
+/// Makes zoo.cfg's observers learners, retrying every tick while this
+/// server leads: a new leader cannot change the membership until its
+/// first entry has committed.
+async fn add_observers(handle: StatusHandle, observers: BTreeMap<u64, String>, tick_ms: u32) {
+    let mut failures = 0u32;
+    // Bounded by leadership: stops once this server no longer leads.
+    while handle.status().role == Role::Leader {
+        match handle.ensure_learners(&observers).await {
+            Ok(()) => return,
+            Err(e) => {
+                failures += 1;
+                if failures % 50 == 1 {
+                    tracing::info!("{e}; retrying");
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(u64::from(tick_ms.max(10)))).await;
+    }
 }
 
 fn apply(

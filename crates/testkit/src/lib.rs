@@ -624,6 +624,65 @@ impl Rzk {
         }
     }
 
+    /// Prepare (do not start) a server on `port` with extra zoo.cfg lines and,
+    /// for an ensemble member, a `myid` file. Start it with [`Rzk::spawn`].
+    pub fn prepare(
+        bin: &Path,
+        port: u16,
+        extra_cfg_lines: &[&str],
+        my_id: Option<u64>,
+    ) -> io::Result<Rzk> {
+        let dir = TempDir::new("rzk-test")?;
+        let data_dir = dir.path().join("data");
+        fs::create_dir(&data_dir)?;
+        if let Some(id) = my_id {
+            fs::write(data_dir.join("myid"), format!("{id}\n"))?;
+        }
+        let cfg = dir.path().join("zoo.cfg");
+        let log = dir.path().join("rzk.log");
+        write_config(&cfg, &data_dir, port, extra_cfg_lines)?;
+        Ok(Rzk {
+            bin: bin.to_path_buf(),
+            child: None,
+            port,
+            log,
+            cfg,
+            data_dir,
+            dir,
+        })
+    }
+
+    /// Start the process without waiting for it to serve (ensemble members
+    /// serve only once a quorum is up). No-op if running.
+    pub fn spawn(&mut self) -> io::Result<()> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let (out, err) = log_stdio(&self.log)?;
+        let child = Command::new(&self.bin)
+            .arg("server")
+            .arg("--config")
+            .arg(&self.cfg)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("spawn {}: {e}", self.bin.display())))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Wait until the spawned server serves clients (`srvr` reports a mode).
+    pub fn wait_serving(&mut self, timeout: Duration) -> io::Result<()> {
+        let addr = self.addr();
+        let Some(child) = self.child.as_mut() else {
+            return Err(io::Error::other(format!("{addr}: not started")));
+        };
+        wait_until(child, &addr, timeout, is_serving)
+            .map_err(|e| start_error("rzk", &addr, e, &self.log, timeout))
+    }
+
     /// Kill the server (SIGKILL) and wait for it; no-op if not running.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

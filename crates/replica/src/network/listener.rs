@@ -241,6 +241,10 @@ async fn dispatch(
             check_sender(peer, from)?;
             ctx.proposer.accept_revalidate(from, session_id, timeout_ms)
         }
+        PeerRequest::ReadIndex { from } => {
+            check_sender(peer, from)?;
+            ctx.proposer.accept_read_index().await
+        }
     })
 }
 

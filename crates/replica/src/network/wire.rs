@@ -36,7 +36,7 @@ use crate::types::{ForwardedTxn, NodeId, TypeConfig};
 /// "rzkR": the first bytes of every Hello, so a non-rzk peer is told apart at once.
 pub const PEER_MAGIC: u32 = 0x727a_6b52;
 /// Bumped whenever a message's shape changes.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// The largest Hello accepted (it is the first frame, before we know the peer).
 pub const HELLO_FRAME_BYTES_MAX: usize = 1024;
 /// The largest frame accepted after the Hello. AppendEntries carries up to
@@ -112,6 +112,12 @@ pub enum PeerRequest {
         session_id: i64,
         timeout_ms: i32,
     },
+    /// A client on server `from` asked for `sync`: the leader confirms it
+    /// still leads (a quorum round) and answers its commit index, which
+    /// `from` applies before it answers the client.
+    ReadIndex {
+        from: NodeId,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -132,6 +138,8 @@ pub enum PeerResponse {
     ActivityNoted,
     /// The leader's session tracker's answer to a Revalidate.
     Revalidated(bool),
+    /// The log index a `sync` must see applied.
+    ReadIndex(u64),
     /// The remote raft could not handle the request (it is shutting down or
     /// stopped); the text says why. Treated as "unreachable" by the caller.
     Failed(String),

@@ -23,6 +23,9 @@ pub enum Route {
     Write(WriteOp),
     /// Through the log as `Txn::CloseSession`.
     CloseSession,
+    /// `sync`: waits, in the session's order, until this server has applied
+    /// everything the leader had committed (see `LogHandle::sync`).
+    Sync(String),
     /// addauth: changes the connection's identities (see [`auth`]).
     Auth(rzk_proto::records::AuthPacket),
     /// SASL: not supported (see [`auth`]).
@@ -44,6 +47,7 @@ pub fn route(request: Request) -> Route {
         Request::Multi(ops) => Route::Write(WriteOp::Multi(ops)),
         Request::Reconfig(r) => Route::Write(WriteOp::Reconfig(r)),
         Request::CloseSession => Route::CloseSession,
+        Request::Sync(r) => Route::Sync(r.path),
         Request::Auth(packet) => Route::Auth(packet),
         Request::Sasl(_) => Route::Sasl,
         other => Route::Local(other),
@@ -105,9 +109,6 @@ impl From<Result<Response, ErrorCode>> for LocalReply {
 pub fn serve_local(ctx: &mut LocalCtx<'_>, op: OpCode, request: &Request) -> LocalReply {
     match request {
         Request::Ping => LocalReply::ok(Response::Empty),
-        Request::Sync(r) => LocalReply::ok(Response::Sync {
-            path: r.path.clone(),
-        }),
         Request::WhoAmI => LocalReply::ok(Response::WhoAmI(crate::auth::client_infos(ctx.auth))),
         Request::Exists(r) => read::exists(ctx, r).into(),
         Request::GetData(r) => read::get_data(ctx, r).into(),

@@ -1,0 +1,408 @@
+//! Ensemble tests: real `rzk server` processes on loopback, configured by
+//! ordinary zoo.cfg `server.N` lines and `myid` files, driven by a real
+//! client over TCP, with servers killed by SIGKILL.
+//!
+//! - three participants and one observer: roles as ZooKeeper reports them;
+//!   writes through a follower and the observer; reads everywhere after
+//!   `sync`; a session moving between servers keeps its ephemerals and its old
+//!   connection gets SessionMoved; a session kept alive by pings on a follower
+//!   outlives its timeout, and one that goes silent expires on every server;
+//!   the leader killed under write load: a new leader within a few election
+//!   timeouts, no acknowledged write lost, the killed server catching up
+//!   after a restart;
+//! - five participants: two killed, the other three go on.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use rzk_client::{ConnectOptions, RawClient};
+use rzk_proto::records::{GetChildrenRequest, GetDataRequest, SyncRequest};
+use rzk_proto::request::CreateOp;
+use rzk_proto::{Acl, CreateMode, ErrorCode, OpCode, Request, Response};
+use rzk_testkit::{free_port, rzk_binary, Rzk};
+
+/// Short ticks so elections take well under a second (ZooKeeper's sample
+/// 2000 ms tick would make each failover 10+ s).
+const TICK_MS: u64 = 100;
+const SERVE_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Ensemble {
+    servers: Vec<Rzk>,
+}
+
+impl Ensemble {
+    /// `participants` voters then `observers` observers, ids 1..; all started.
+    fn start(participants: usize, observers: usize) -> Ensemble {
+        let bin = rzk_binary().expect("the rzk binary is not built (cargo build --release -p rzk)");
+        let n = participants + observers;
+        let client_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let peer_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut lines = vec![
+            format!("tickTime={TICK_MS}"),
+            "initLimit=20".to_string(),
+            "syncLimit=3".to_string(),
+            "minSessionTimeout=200".to_string(),
+        ];
+        for i in 0..n {
+            let role = if i < participants {
+                "participant"
+            } else {
+                "observer"
+            };
+            lines.push(format!(
+                "server.{}=127.0.0.1:{}:{}:{role};127.0.0.1:{}",
+                i + 1,
+                peer_ports[i],
+                free_port(),
+                client_ports[i]
+            ));
+        }
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let mut servers: Vec<Rzk> = (0..n)
+            .map(|i| {
+                Rzk::prepare(&bin, client_ports[i], &refs, Some(i as u64 + 1)).expect("prepare")
+            })
+            .collect();
+        for s in &mut servers {
+            s.spawn().expect("spawn");
+        }
+        for s in &mut servers {
+            s.wait_serving(SERVE_TIMEOUT)
+                .expect("ensemble member serving");
+        }
+        Ensemble { servers }
+    }
+
+    fn mode(&self, i: usize) -> String {
+        self.servers[i]
+            .four_letter("srvr")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("Mode: ").map(str::to_string))
+            })
+            .unwrap_or_default()
+    }
+
+    /// Index of the server reporting `leader`, waiting up to `timeout`.
+    fn leader(&self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let leaders: Vec<usize> = (0..self.servers.len())
+                .filter(|i| self.mode(*i) == "leader")
+                .collect();
+            if leaders.len() == 1 {
+                return leaders[0];
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no single leader after {timeout:?}: {leaders:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn addr(&self, i: usize) -> String {
+        self.servers[i].addr()
+    }
+}
+
+/// Opens a session on `addr`, retrying for a while as real clients do: a
+/// server that has just lost its leader refuses sessions until it knows the
+/// new one.
+fn connect(addr: &str, timeout_ms: i32) -> RawClient {
+    let opts = ConnectOptions {
+        timeout_ms,
+        ..ConnectOptions::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match RawClient::connect(addr, opts.clone()) {
+            Ok((client, resp)) if resp.timeout_ms > 0 => return client,
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no session on {addr}: {:?}",
+                    other.map(|(_, r)| r)
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+fn create(client: &mut RawClient, path: &str, data: &[u8], mode: CreateMode) -> ErrorCode {
+    let op = CreateOp {
+        path: path.to_string(),
+        data: data.to_vec(),
+        acl: Acl::open_unsafe(),
+        flags: mode.code(),
+        ttl: 0,
+    };
+    client
+        .call(OpCode::Create, Request::Create(op))
+        .expect("create")
+        .err
+}
+
+fn sync(client: &mut RawClient, path: &str) {
+    let r = client
+        .call(
+            OpCode::Sync,
+            Request::Sync(SyncRequest {
+                path: path.to_string(),
+            }),
+        )
+        .expect("sync");
+    assert!(r.is_ok(), "sync {path}: {:?}", r.err);
+}
+
+fn get(client: &mut RawClient, path: &str) -> Option<Vec<u8>> {
+    let r = client
+        .call(
+            OpCode::GetData,
+            Request::GetData(GetDataRequest {
+                path: path.to_string(),
+                watch: false,
+            }),
+        )
+        .expect("getData");
+    match (r.err, r.response) {
+        (ErrorCode::Ok, Some(Response::Data { data, .. })) => Some(data),
+        (ErrorCode::NoNode, _) => None,
+        (err, resp) => panic!("getData {path}: {err:?} {resp:?}"),
+    }
+}
+
+fn children(client: &mut RawClient, path: &str) -> BTreeSet<String> {
+    let r = client
+        .call(
+            OpCode::GetChildren,
+            Request::GetChildren(GetChildrenRequest {
+                path: path.to_string(),
+                watch: false,
+            }),
+        )
+        .expect("getChildren");
+    match r.response {
+        Some(Response::Children(c)) => c.into_iter().collect(),
+        other => panic!("getChildren {path}: {:?} {other:?}", r.err),
+    }
+}
+
+/// Polls `check` until it holds or `timeout` passes.
+fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn three_participants_and_an_observer() {
+    let mut ens = Ensemble::start(3, 1);
+    let leader = ens.leader(SERVE_TIMEOUT);
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let observer = 3;
+    assert_eq!(ens.mode(observer), "observer");
+    for f in &followers {
+        assert_eq!(ens.mode(*f), "follower");
+    }
+    let mntr = ens.servers[leader].four_letter("mntr").expect("mntr");
+    assert!(mntr.contains("zk_server_state\tleader"), "{mntr}");
+    assert!(mntr.contains("zk_quorum_size\t3"), "{mntr}");
+
+    // Writes through a follower and through the observer; reads everywhere.
+    let mut on_follower = connect(&ens.addr(followers[0]), 4000);
+    assert_eq!(
+        create(&mut on_follower, "/app", b"v1", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+    assert_eq!(
+        create(&mut on_follower, "/app/eph", b"e", CreateMode::Ephemeral),
+        ErrorCode::Ok
+    );
+    let mut on_observer = connect(&ens.addr(observer), 4000);
+    assert_eq!(
+        create(&mut on_observer, "/app/obs", b"o", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+    assert_eq!(
+        create(&mut on_observer, "/app", b"again", CreateMode::Persistent),
+        ErrorCode::NodeExists
+    );
+    for i in 0..4 {
+        let mut c = connect(&ens.addr(i), 4000);
+        sync(&mut c, "/app");
+        assert_eq!(
+            get(&mut c, "/app").as_deref(),
+            Some(&b"v1"[..]),
+            "server {}",
+            i + 1
+        );
+        assert_eq!(
+            children(&mut c, "/app"),
+            BTreeSet::from(["eph".to_string(), "obs".to_string()]),
+            "server {}",
+            i + 1
+        );
+    }
+
+    // The session moves to the other follower: ephemerals stay; a write
+    // through the old connection is answered SessionMoved.
+    let (id, password) = (on_follower.session_id(), on_follower.password().to_vec());
+    let opts = ConnectOptions {
+        timeout_ms: 4000,
+        session_id: id,
+        password,
+        last_zxid_seen: on_follower.last_zxid(),
+        read_only: false,
+    };
+    let (mut moved, resp) = RawClient::connect(&ens.addr(followers[1]), opts).expect("resume");
+    assert_eq!(resp.session_id, id, "the session resumed on another server");
+    sync(&mut moved, "/app");
+    assert!(
+        get(&mut moved, "/app/eph").is_some(),
+        "ephemeral kept across the move"
+    );
+    let stale = create(&mut on_follower, "/app/stale", b"", CreateMode::Persistent);
+    assert_eq!(
+        stale,
+        ErrorCode::SessionMoved,
+        "write through the session's old server"
+    );
+    assert!(get(&mut moved, "/app/stale").is_none());
+
+    // A session pinged on a follower outlives its timeout many times over
+    // (the follower reports its activity to the leader); a silent one
+    // expires, and its ephemeral disappears everywhere.
+    let mut kept = connect(&ens.addr(followers[1]), 600);
+    assert_eq!(
+        create(&mut kept, "/kept", b"", CreateMode::Ephemeral),
+        ErrorCode::Ok
+    );
+    let mut silent = connect(&ens.addr(followers[0]), 600);
+    assert_eq!(
+        create(&mut silent, "/silent", b"", CreateMode::Ephemeral),
+        ErrorCode::Ok
+    );
+    drop(silent); // no closeSession: only expiry removes it
+    let until = Instant::now() + Duration::from_millis(3000);
+    while Instant::now() < until {
+        kept.ping().expect("ping keeps the session");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let mut reader = connect(&ens.addr(leader), 4000);
+    eventually(Duration::from_secs(10), "silent session expired", || {
+        get(&mut reader, "/silent").is_none()
+    });
+    assert!(
+        get(&mut reader, "/kept").is_some(),
+        "a pinged session must not expire"
+    );
+    let mut on_obs = connect(&ens.addr(observer), 4000);
+    sync(&mut on_obs, "/");
+    assert!(get(&mut on_obs, "/silent").is_none());
+
+    // Kill the leader under write load through the observer.
+    let mut writer = connect(&ens.addr(observer), 4000);
+    assert_eq!(
+        create(&mut writer, "/load", b"", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+    let mut acked = Vec::new();
+    for i in 0..200 {
+        let path = format!("/load/n{i:04}");
+        let op = CreateOp {
+            path: path.clone(),
+            data: b"x".to_vec(),
+            acl: Acl::open_unsafe(),
+            flags: CreateMode::Persistent.code(),
+            ttl: 0,
+        };
+        // A connection lost to the failover leaves the write unacknowledged.
+        if let Ok(r) = writer.call(OpCode::Create, Request::Create(op)) {
+            if r.is_ok() {
+                acked.push(format!("n{i:04}"));
+            }
+        }
+        if i == 100 {
+            ens.servers[leader].kill();
+        }
+        if writer.is_closed() {
+            writer = connect(&ens.addr(observer), 4000);
+        }
+    }
+    let killed_at = Instant::now();
+    let new_leader = ens.leader(Duration::from_secs(10));
+    assert_ne!(new_leader, leader);
+    eprintln!(
+        "ensemble: new leader {} reported {:?} after the kill",
+        new_leader + 1,
+        killed_at.elapsed()
+    );
+    // Writes go on; every acknowledged write is on every survivor.
+    let mut after = connect(&ens.addr(new_leader), 4000);
+    assert_eq!(
+        create(&mut after, "/after", b"", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+    for i in (0..4).filter(|i| *i != leader) {
+        let mut c = connect(&ens.addr(i), 4000);
+        sync(&mut c, "/load");
+        let present = children(&mut c, "/load");
+        let lost: Vec<_> = acked.iter().filter(|n| !present.contains(*n)).collect();
+        assert!(
+            lost.is_empty(),
+            "server {} lost acknowledged writes {lost:?}",
+            i + 1
+        );
+    }
+    // The killed leader restarts and catches up.
+    ens.servers[leader].spawn().expect("restart");
+    ens.servers[leader]
+        .wait_serving(SERVE_TIMEOUT)
+        .expect("restarted server serving");
+    let mut c = connect(&ens.addr(leader), 4000);
+    sync(&mut c, "/");
+    assert!(
+        get(&mut c, "/after").is_some(),
+        "restarted server caught up"
+    );
+    assert_eq!(
+        children(&mut c, "/load").len(),
+        children(&mut after, "/load").len()
+    );
+    eprintln!(
+        "ensemble: {} writes acknowledged around the kill, none lost",
+        acked.len()
+    );
+}
+
+#[test]
+fn five_participants_survive_two_failures() {
+    let mut ens = Ensemble::start(5, 0);
+    let leader = ens.leader(SERVE_TIMEOUT);
+    let victims: Vec<usize> = vec![leader, (leader + 1) % 5];
+    for v in &victims {
+        ens.servers[*v].kill();
+    }
+    let survivors: Vec<usize> = (0..5).filter(|i| !victims.contains(i)).collect();
+    let new_leader = ens.leader(Duration::from_secs(10));
+    assert!(survivors.contains(&new_leader));
+    for s in &survivors {
+        let mut c = connect(&ens.addr(*s), 4000);
+        let path = format!("/from{}", s + 1);
+        assert_eq!(
+            create(&mut c, &path, b"", CreateMode::Persistent),
+            ErrorCode::Ok
+        );
+    }
+    let mut c = connect(&ens.addr(survivors[0]), 4000);
+    sync(&mut c, "/");
+    let names = children(&mut c, "/");
+    for s in &survivors {
+        assert!(names.contains(&format!("from{}", s + 1)), "{names:?}");
+    }
+}
