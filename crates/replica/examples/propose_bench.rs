@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rzk_proto::records::SetDataRequest;
 use rzk_proto::request::CreateOp;
 use rzk_proto::{Acl, ErrorCode, OpCode};
-use rzk_replica::hooks::{ApplyHook, SnapshotJob, SnapshotSource};
+use rzk_replica::hooks::{ApplyHook, SnapshotSource};
 use rzk_replica::{MemLogStore, Proposer, Replica, ReplicaConfig, Timing};
 use rzk_state::{Applied, DataTree, Entry, StateConfig, Txn, WriteOp};
 
@@ -30,9 +30,6 @@ impl ApplyHook for Tree {
 }
 
 impl SnapshotSource for Tree {
-    fn freeze(&self) -> SnapshotJob {
-        Box::new(|| Err(io::Error::other("the bench never snapshots")))
-    }
     fn install(&self, _: &[u8]) -> io::Result<()> {
         Err(io::Error::other("the bench never snapshots"))
     }
@@ -115,11 +112,14 @@ async fn main() {
         snap_count: 0,
         ..Timing::default()
     };
+    // snapCount 0: the directory stays empty.
+    let snapshot_dir = tempfile::tempdir().expect("tempdir");
     let replica = Replica::start(
-        ReplicaConfig::new(1, timing, None),
+        ReplicaConfig::new(1, timing, None, snapshot_dir.path()),
         MemLogStore::new(),
         tree.clone(),
         tree.clone(),
+        None,
     )
     .await
     .expect("start");

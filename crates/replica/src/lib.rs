@@ -11,8 +11,12 @@
 //!
 //! Modules, one job each:
 //! - [`types`]: openraft's type config, the log payload, zxid from log id.
-//! - [`hooks`]: what the server implements: apply and snapshot.
+//! - [`hooks`]: what the server implements (apply, install a snapshot) and
+//!   what log stores implement for snapshots ([`LogSource`]).
 //! - [`state_machine`]: the `RaftStateMachine` adapter over the hooks.
+//! - [`snapshots`]: building snapshots by replaying the log ([`replay`])
+//!   beside raft, and the current snapshot.
+//! - [`snapshot_store`]: the snapshot directory, one durable file per snapshot.
 //! - [`pending`]: in-flight proposals and how outcomes find their client.
 //! - [`proposer`]: `submit`/`propose`, the replicated `LogHandle`.
 //! - [`log_store`]: the in-memory `RaftLogStorage` (the WAL replaces it).
@@ -31,14 +35,19 @@ pub mod log_store;
 pub mod network;
 pub mod pending;
 pub mod proposer;
+pub mod replay;
 pub mod replica;
+pub mod snapshot_store;
+pub mod snapshots;
 pub mod state_machine;
 pub mod types;
 
 pub use config::Timing;
-pub use hooks::{ApplyHook, LogSource, SnapshotJob, SnapshotSource};
+pub use hooks::{ApplyHook, LogSource, SnapshotSource};
 pub use log_store::MemLogStore;
 pub use proposer::{ProposeError, Proposer};
 pub use replica::{Replica, ReplicaConfig, StartError};
+pub use snapshot_store::{SnapshotStore, StoredSnapshot};
+pub use snapshots::Snapshots;
 pub use state_machine::StateMachine;
 pub use types::{zxid_of, Committed, NodeId, Origin, Request, TypeConfig};

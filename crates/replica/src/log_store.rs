@@ -3,8 +3,9 @@
 //!
 //! This is the stand-in until the durable WAL (`crates/wal`) lands. Nothing
 //! else in the crate depends on it: [`crate::replica::Replica::start`] takes any
-//! `RaftLogStorage<TypeConfig>`, so the WAL-backed store replaces this one at
-//! that single call. What a durable store must add is exactly what this one
+//! `RaftLogStorage<TypeConfig> + LogSource + Clone` (the state machine reads
+//! the log through a clone to build snapshots), so the WAL-backed store
+//! replaces this one at that single call. What a durable store must add is exactly what this one
 //! skips: `append` reports "flushed" only after fsync, and `save_vote` returns
 //! only after the vote is on disk (a vote forgotten across a restart lets a
 //! server vote twice in one term).
@@ -22,6 +23,7 @@ use openraft::alias::VoteOf;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::OptionalSend;
 
+use crate::hooks::LogSource;
 use crate::types::{LogId, RaftEntry, TypeConfig};
 
 #[derive(Debug, Default)]
@@ -71,6 +73,35 @@ impl RaftLogReader<TypeConfig> for MemLogStore {
     async fn read_vote(&mut self) -> Result<Option<VoteOf<TypeConfig>>, io::Error> {
         Ok(self.log().vote)
     }
+}
+
+impl LogSource for MemLogStore {
+    fn read_entries(&self, start: u64, end: u64) -> io::Result<Vec<RaftEntry>> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let log = self.log();
+        let mut out = Vec::new();
+        for (index, entry) in log.entries.range(start..end) {
+            let expected = start + out.len() as u64;
+            if *index != expected {
+                return Err(missing(expected));
+            }
+            out.push(entry.clone());
+        }
+        let next = start + out.len() as u64;
+        if next != end {
+            return Err(missing(next));
+        }
+        Ok(out)
+    }
+}
+
+fn missing(index: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("log entry {index} is not in the in-memory log (purged or never written)"),
+    )
 }
 
 impl RaftLogStorage<TypeConfig> for MemLogStore {

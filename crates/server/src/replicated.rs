@@ -13,7 +13,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, OnceLock, Weak};
 
-use rzk_replica::hooks::{ApplyHook, SnapshotJob, SnapshotSource};
+use rzk_replica::hooks::{ApplyHook, SnapshotSource};
 use rzk_replica::{MemLogStore, Replica, ReplicaConfig, Timing};
 use rzk_state::{Applied, Entry};
 
@@ -69,12 +69,8 @@ impl ApplyHook for ServerHooks {
 }
 
 impl SnapshotSource for ServerHooks {
-    // The state crate's snapshot format is not there yet; with snapCount 0
-    // (below) raft never asks for one, and a joining server gets entries.
-    fn freeze(&self) -> SnapshotJob {
-        Box::new(|| Err(io::Error::other("snapshots are not implemented yet")))
-    }
-
+    // Not wired yet: with snapCount 0 (below) no snapshot is built, the log is
+    // never compacted, and a joining server gets entries.
     fn install(&self, _bytes: &[u8]) -> io::Result<()> {
         Err(io::Error::other("snapshots are not implemented yet"))
     }
@@ -122,11 +118,27 @@ pub async fn build_replica(
             ))
         }
     };
-    let mut replica_config = ReplicaConfig::new(config.my_id, timing, peer_listen);
+    let snapshot_dir = config.data_dir.join("snapshots");
+    let mut replica_config = ReplicaConfig::new(config.my_id, timing, peer_listen, snapshot_dir);
     replica_config.clock = crate::clock::wall_ms;
-    let replica = Replica::build(replica_config, MemLogStore::new(), hooks.clone(), hooks)
-        .await
-        .map_err(|e| io::Error::other(e.to_string()))?;
+    // Snapshots are built by replaying the log onto a tree of their own: it
+    // must decide as the server's tree does (server::bind builds it alike).
+    replica_config.state_config = rzk_state::StateConfig {
+        extended_types_enabled: config.extended_types_enabled,
+        reconfig_enabled: config.reconfig_enabled,
+        enforce_quota: config.enforce_quota,
+        skip_acl: config.skip_acl,
+    };
+    // Nothing persists yet (in-memory log): always start from the empty tree.
+    let replica = Replica::build(
+        replica_config,
+        MemLogStore::new(),
+        hooks.clone(),
+        hooks,
+        None,
+    )
+    .await
+    .map_err(|e| io::Error::other(e.to_string()))?;
     if members.is_empty() {
         let addr = replica
             .peer_addr()
