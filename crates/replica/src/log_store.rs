@@ -26,6 +26,10 @@ use openraft::OptionalSend;
 use crate::hooks::LogSource;
 use crate::types::{LogId, RaftEntry, TypeConfig};
 
+/// Purged entries up to this many are freed inline; more are freed on a
+/// blocking thread (see `purge`).
+const PURGE_DROP_INLINE_ENTRIES_MAX: usize = 4096;
+
 #[derive(Debug, Default)]
 struct Log {
     last_purged: Option<LogId>,
@@ -171,11 +175,20 @@ impl RaftLogStorage<TypeConfig> for MemLogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
-        let mut log = self.log();
-        debug_assert!(log.last_purged.is_none_or(|p| p <= log_id));
-        let rest = log.entries.split_off(&(log_id.index.saturating_add(1)));
-        log.entries = rest;
-        log.last_purged = Some(log_id);
+        let purged = {
+            let mut log = self.log();
+            debug_assert!(log.last_purged.is_none_or(|p| p <= log_id));
+            let rest = log.entries.split_off(&(log_id.index.saturating_add(1)));
+            log.last_purged = Some(log_id);
+            std::mem::replace(&mut log.entries, rest)
+        };
+        // Freeing a snapshot's worth of entries (each with its own path and
+        // data allocations) takes ~0.5 µs apiece: 170 ms for 300k entries
+        // measured, during which appends (writes) would wait behind this
+        // call. Free them on a blocking thread instead.
+        if purged.len() > PURGE_DROP_INLINE_ENTRIES_MAX {
+            drop(tokio::task::spawn_blocking(move || drop(purged)));
+        }
         Ok(())
     }
 }
