@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use rzk_proto::records::SetDataRequest;
 use rzk_proto::request::CreateOp;
 use rzk_proto::{Acl, ErrorCode, OpCode};
-use rzk_replica::hooks::{ApplyHook, SnapshotJob, SnapshotSource};
+use rzk_replica::hooks::{ApplyHook, SnapshotSource};
 use rzk_replica::{MemLogStore, Proposer, Replica, ReplicaConfig, Timing, WalLogStore};
 use rzk_state::{Applied, DataTree, Entry, StateConfig, Txn, WriteOp};
 
@@ -35,9 +35,6 @@ impl ApplyHook for Tree {
 }
 
 impl SnapshotSource for Tree {
-    fn freeze(&self) -> SnapshotJob {
-        Box::new(|| Err(io::Error::other("the bench never snapshots")))
-    }
     fn install(&self, _: &[u8]) -> io::Result<()> {
         Err(io::Error::other("the bench never snapshots"))
     }
@@ -166,7 +163,9 @@ async fn main() {
         snap_count: 0,
         ..Timing::default()
     };
-    let config = ReplicaConfig::new(1, timing, None);
+    // snapCount 0: the directory stays empty.
+    let snapshot_dir = tempfile::tempdir().expect("tempdir");
+    let config = ReplicaConfig::new(1, timing, None, snapshot_dir.path());
     let (replica, wal) = match &args.wal_dir {
         Some(dir) => {
             // A log left by an earlier run would be re-applied while the
@@ -179,15 +178,16 @@ async fn main() {
             );
             let (store, report) = WalLogStore::open(dir).expect("open the WAL");
             println!("{report}");
-            let replica = Replica::start(config, store.clone(), tree.clone(), tree.clone())
+            let replica = Replica::start(config, store.clone(), tree.clone(), tree.clone(), None)
                 .await
                 .expect("start");
             (replica, Some(store))
         }
         None => {
-            let replica = Replica::start(config, MemLogStore::new(), tree.clone(), tree.clone())
-                .await
-                .expect("start");
+            let replica =
+                Replica::start(config, MemLogStore::new(), tree.clone(), tree.clone(), None)
+                    .await
+                    .expect("start");
             (replica, None)
         }
     };

@@ -34,25 +34,17 @@ pub trait ApplyHook: Send + Sync + 'static {
     fn apply(&self, batch: &[Entry]) -> Vec<Applied>;
 }
 
-/// A consistent copy of the state, to be encoded off the apply path.
-pub type SnapshotJob = Box<dyn FnOnce() -> io::Result<Vec<u8>> + Send>;
-
-/// Builds and installs snapshots of the server's state.
+/// Installs snapshots received from the leader into the server's state.
 ///
-/// The byte format belongs to the state crate (`rzk_state` snapshot module);
-/// the replica only stores and ships the bytes, with raft's metadata (last log
-/// id, membership) beside them.
+/// The byte format belongs to the state crate (`rzk_state` snapshot module):
+/// the bytes are `DataTree::write_snapshot` output. The replica builds its own
+/// snapshots without the server (by replaying the log, see
+/// [`crate::snapshots`]), so this is the only snapshot work the server does.
 pub trait SnapshotSource: Send + Sync + 'static {
-    /// Captures the state as of the last entry applied. Called on the apply path
-    /// between two batches, so what it captures is exactly the state at the
-    /// snapshot's last log id; it should be quick (for example clone the tree)
-    /// and leave the expensive encoding to the returned job, which runs on
-    /// another task while applying goes on.
-    fn freeze(&self) -> SnapshotJob;
-
     /// Replaces the whole state with the snapshot in `bytes` (a follower that
     /// fell too far behind, or a fresh server joining). Called on the apply
-    /// path. An error leaves the server unable to go on (raft stops).
+    /// path, after the snapshot is saved durably in the snapshot directory.
+    /// An error leaves the server unable to go on (raft stops).
     fn install(&self, bytes: &[u8]) -> io::Result<()>;
 }
 

@@ -13,8 +13,13 @@
 //!
 //! Modules, one job each:
 //! - [`types`]: openraft's type config, the log payload, zxid from log id.
-//! - [`hooks`]: what the server implements: apply, snapshot, leader sessions.
+//! - [`hooks`]: what the server implements (apply, install a snapshot,
+//!   leader sessions) and what log stores implement for snapshots
+//!   ([`LogSource`]).
 //! - [`state_machine`]: the `RaftStateMachine` adapter over the hooks.
+//! - [`snapshots`]: building snapshots by replaying the log ([`replay`])
+//!   beside raft, and the current snapshot.
+//! - [`snapshot_store`]: the snapshot directory, one durable file per snapshot.
 //! - [`pending`]: in-flight proposals and how outcomes find their client.
 //! - [`proposer`]: `submit`/`propose`, the replicated `LogHandle`, and the
 //!   server's way to the leader's session tracker.
@@ -42,17 +47,22 @@ pub mod log_store;
 pub mod network;
 pub mod pending;
 pub mod proposer;
+pub mod replay;
 pub mod replica;
+pub mod snapshot_store;
+pub mod snapshots;
 pub mod state_machine;
 pub mod status;
 pub mod types;
 pub mod wal_log_store;
 
 pub use config::Timing;
-pub use hooks::{ApplyHook, LeaderSessions, LogSource, SnapshotJob, SnapshotSource};
+pub use hooks::{ApplyHook, LeaderSessions, LogSource, SnapshotSource};
 pub use log_store::MemLogStore;
 pub use proposer::{ProposeError, Proposer};
 pub use replica::{Replica, ReplicaConfig, StartError};
+pub use snapshot_store::{SnapshotStore, StoredSnapshot};
+pub use snapshots::Snapshots;
 pub use state_machine::StateMachine;
 pub use types::{zxid_of, Committed, ForwardedTxn, NodeId, Origin, Request, TypeConfig};
 pub use wal_log_store::{WalLogStore, WalLogStoreError};

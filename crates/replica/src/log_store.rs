@@ -3,10 +3,12 @@
 //!
 //! For tests; production uses the durable [`crate::WalLogStore`]. Nothing
 //! else in the crate depends on it: [`crate::replica::Replica::start`] takes any
-//! `RaftLogStorage<TypeConfig>`. What the durable store adds is exactly what
-//! this one skips: `append` reports "flushed" only after fsync, and `save_vote`
-//! returns only after the vote is on disk (a vote forgotten across a restart
-//! lets a server vote twice in one term).
+//! `RaftLogStorage<TypeConfig> + LogSource + Clone` (the state machine reads
+//! the log through a clone to build snapshots), so the WAL-backed store
+//! replaces this one at that single call. What a durable store must add is exactly what this one
+//! skips: `append` reports "flushed" only after fsync, and `save_vote` returns
+//! only after the vote is on disk (a vote forgotten across a restart lets a
+//! server vote twice in one term).
 //!
 //! Nothing survives a restart here, so a restarted server rejoins with an
 //! empty log and catches up from the leader (entries or a snapshot).
@@ -23,6 +25,10 @@ use openraft::OptionalSend;
 
 use crate::hooks::LogSource;
 use crate::types::{LogId, RaftEntry, TypeConfig};
+
+/// Purged entries up to this many are freed inline; more are freed on a
+/// blocking thread (see `purge`).
+const PURGE_DROP_INLINE_ENTRIES_MAX: usize = 4096;
 
 #[derive(Debug, Default)]
 struct Log {
@@ -71,6 +77,35 @@ impl RaftLogReader<TypeConfig> for MemLogStore {
     async fn read_vote(&mut self) -> Result<Option<VoteOf<TypeConfig>>, io::Error> {
         Ok(self.log().vote)
     }
+}
+
+impl LogSource for MemLogStore {
+    fn read_entries(&self, start: u64, end: u64) -> io::Result<Vec<RaftEntry>> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let log = self.log();
+        let mut out = Vec::new();
+        for (index, entry) in log.entries.range(start..end) {
+            let expected = start + out.len() as u64;
+            if *index != expected {
+                return Err(missing(expected));
+            }
+            out.push(entry.clone());
+        }
+        let next = start + out.len() as u64;
+        if next != end {
+            return Err(missing(next));
+        }
+        Ok(out)
+    }
+}
+
+fn missing(index: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("log entry {index} is not in the in-memory log (purged or never written)"),
+    )
 }
 
 impl RaftLogStorage<TypeConfig> for MemLogStore {
@@ -140,37 +175,20 @@ impl RaftLogStorage<TypeConfig> for MemLogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
-        let mut log = self.log();
-        debug_assert!(log.last_purged.is_none_or(|p| p <= log_id));
-        let rest = log.entries.split_off(&(log_id.index.saturating_add(1)));
-        log.entries = rest;
-        log.last_purged = Some(log_id);
+        let purged = {
+            let mut log = self.log();
+            debug_assert!(log.last_purged.is_none_or(|p| p <= log_id));
+            let rest = log.entries.split_off(&(log_id.index.saturating_add(1)));
+            log.last_purged = Some(log_id);
+            std::mem::replace(&mut log.entries, rest)
+        };
+        // Freeing a snapshot's worth of entries (each with its own path and
+        // data allocations) takes ~0.5 µs apiece: 170 ms for 300k entries
+        // measured, during which appends (writes) would wait behind this
+        // call. Free them on a blocking thread instead.
+        if purged.len() > PURGE_DROP_INLINE_ENTRIES_MAX {
+            drop(tokio::task::spawn_blocking(move || drop(purged)));
+        }
         Ok(())
-    }
-}
-
-impl LogSource for MemLogStore {
-    fn read_entries(&self, start: u64, end: u64) -> io::Result<Vec<RaftEntry>> {
-        if start >= end {
-            return Ok(Vec::new());
-        }
-        let log = self.log();
-        let entries: Vec<RaftEntry> = log
-            .entries
-            .range(start..end)
-            .map(|(_, e)| e.clone())
-            .collect();
-        // Keys are unique indexes within the range: all present iff the count matches.
-        let wanted = end - start;
-        if entries.len() as u64 != wanted {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!(
-                    "entries {start}..{end} are not all in the log: it holds {} of the {wanted}",
-                    entries.len()
-                ),
-            ));
-        }
-        Ok(entries)
     }
 }

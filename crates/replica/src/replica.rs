@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,16 +12,19 @@ use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{InitializeError, RaftError};
 use openraft::storage::RaftLogStorage;
 use openraft::BasicNode;
+use rzk_state::StateConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{Timing, TimingError};
-use crate::hooks::{ApplyHook, LeaderSessions, SnapshotSource};
+use crate::hooks::{ApplyHook, LeaderSessions, LogSource, SnapshotSource};
 use crate::leader_link::{self, LinkIdentity, LinkInbox, LinkTiming};
 use crate::network::{listener, PeerNetwork};
 use crate::pending::Pending;
 use crate::proposer::{system_wall_ms, ProposeError, Proposer, WallClock};
+use crate::snapshot_store::{SnapshotStore, StoredSnapshot};
+use crate::snapshots::Snapshots;
 use crate::state_machine::StateMachine;
 use crate::types::{NodeId, Raft, TypeConfig};
 
@@ -39,16 +43,35 @@ pub struct ReplicaConfig {
     pub peer_listen: Option<SocketAddr>,
     /// The wall clock the leader stamps entries with.
     pub clock: WallClock,
+    /// What the server's tree applies with. Snapshots are built by replaying
+    /// the log onto a tree of their own, which must decide exactly as the
+    /// server's does.
+    pub state_config: StateConfig,
+    /// Where snapshots are stored, one file each (see
+    /// [`crate::snapshot_store`]).
+    pub snapshot_dir: PathBuf,
+    /// Snapshot files kept after each new one (ZooKeeper's
+    /// `autopurge.snapRetainCount`, at least 3); `None` never deletes any,
+    /// ZooKeeper's default (`autopurge.purgeInterval=0`).
+    pub snapshot_retain_count: Option<usize>,
 }
 
 impl ReplicaConfig {
-    pub fn new(node_id: NodeId, timing: Timing, peer_listen: Option<SocketAddr>) -> Self {
+    pub fn new(
+        node_id: NodeId,
+        timing: Timing,
+        peer_listen: Option<SocketAddr>,
+        snapshot_dir: impl Into<PathBuf>,
+    ) -> Self {
         ReplicaConfig {
             node_id,
             cluster_name: CLUSTER_NAME_DEFAULT.to_string(),
             timing,
             peer_listen,
             clock: system_wall_ms,
+            state_config: StateConfig::default(),
+            snapshot_dir: snapshot_dir.into(),
+            snapshot_retain_count: None,
         }
     }
 }
@@ -61,6 +84,11 @@ pub enum StartError {
     Bind(io::Error),
     /// openraft refused to start (its storage could not be read).
     Raft(String),
+    /// The snapshot directory could not be opened.
+    Snapshots(io::Error),
+    /// The log does not continue where the restored snapshot ends: starting
+    /// would skip the entries in between.
+    LogHole(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -69,6 +97,8 @@ impl std::fmt::Display for StartError {
             StartError::Timing(e) => write!(f, "{e}"),
             StartError::Bind(e) => write!(f, "cannot listen on the peer port: {e}"),
             StartError::Raft(e) => write!(f, "raft did not start: {e}"),
+            StartError::Snapshots(e) => write!(f, "cannot open the snapshot directory: {e}"),
+            StartError::LogHole(e) => write!(f, "{e}"),
         }
     }
 }
@@ -96,13 +126,17 @@ pub struct Replica {
 
 impl Replica {
     /// Builds and starts a replica: [`Replica::build`] then [`Replica::run`].
-    pub async fn start<LS: RaftLogStorage<TypeConfig>>(
+    pub async fn start<LS>(
         config: ReplicaConfig,
         log_store: LS,
         hook: Arc<dyn ApplyHook>,
-        snapshots: Arc<dyn SnapshotSource>,
-    ) -> Result<Replica, StartError> {
-        let mut replica = Replica::build(config, log_store, hook, snapshots).await?;
+        installer: Arc<dyn SnapshotSource>,
+        restored: Option<StoredSnapshot>,
+    ) -> Result<Replica, StartError>
+    where
+        LS: RaftLogStorage<TypeConfig> + LogSource + Clone,
+    {
+        let mut replica = Replica::build(config, log_store, hook, installer, restored).await?;
         replica.run();
         Ok(replica)
     }
@@ -112,17 +146,44 @@ impl Replica {
     /// port if the config has one, but starts nothing: no entry is applied and
     /// no peer is answered until [`Replica::run`]. This lets the server build
     /// its shared state around [`Replica::proposer`] first and only then let
-    /// the hooks be called.
-    pub async fn build<LS: RaftLogStorage<TypeConfig>>(
+    /// the hooks be called, with one exception: committed entries the log
+    /// holds after `restored` are applied through `hook` here, by openraft,
+    /// before this returns (the state must be current before raft starts).
+    ///
+    /// `restored` is the snapshot the server restored its tree from
+    /// ([`SnapshotStore::load_newest`] in `config.snapshot_dir`), `None` when
+    /// it starts from the empty tree. The log must continue where it ends
+    /// (it may also start earlier); a log that starts later is refused with
+    /// [`StartError::LogHole`]. The state machine reads the log through a
+    /// clone of `log_store` to build snapshots.
+    pub async fn build<LS>(
         config: ReplicaConfig,
-        log_store: LS,
+        mut log_store: LS,
         hook: Arc<dyn ApplyHook>,
-        snapshots: Arc<dyn SnapshotSource>,
-    ) -> Result<Replica, StartError> {
+        installer: Arc<dyn SnapshotSource>,
+        restored: Option<StoredSnapshot>,
+    ) -> Result<Replica, StartError>
+    where
+        LS: RaftLogStorage<TypeConfig> + LogSource + Clone,
+    {
         let raft_config = config
             .timing
             .raft_config(&config.cluster_name)
             .map_err(StartError::Timing)?;
+        tracing::info!(
+            policy = ?raft_config.snapshot_policy,
+            dir = %config.snapshot_dir.display(),
+            "snapshots"
+        );
+        check_log_continues(&mut log_store, restored.as_ref()).await?;
+        let store = SnapshotStore::open(&config.snapshot_dir).map_err(StartError::Snapshots)?;
+        let snapshots = Arc::new(Snapshots::new(
+            store,
+            Arc::new(log_store.clone()),
+            config.state_config.clone(),
+            config.snapshot_retain_count,
+            restored,
+        ));
         let listener = match config.peer_listen {
             Some(addr) => Some(TcpListener::bind(addr).await.map_err(StartError::Bind)?),
             None => None,
@@ -133,7 +194,7 @@ impl Replica {
         };
         let incarnation = incarnation();
         let pending = Arc::new(Pending::new(config.node_id, incarnation));
-        let state_machine = StateMachine::new(hook, snapshots, pending.clone());
+        let state_machine = StateMachine::new(hook, installer, pending.clone(), snapshots);
         let network = PeerNetwork::new(config.node_id, &config.cluster_name);
         let raft = Raft::build(
             config.node_id,
@@ -314,6 +375,49 @@ impl Replica {
         }
         self.pending.abandon_all();
     }
+}
+
+/// Refuses a log that starts after the entry following `restored` (or after
+/// index 0 with no snapshot): the entries in between are in neither, and
+/// starting would build every later state on a hole.
+async fn check_log_continues<LS>(
+    log_store: &mut LS,
+    restored: Option<&StoredSnapshot>,
+) -> Result<(), StartError>
+where
+    LS: RaftLogStorage<TypeConfig> + LogSource,
+{
+    let state = log_store
+        .get_log_state()
+        .await
+        .map_err(|e| StartError::Raft(format!("reading the log's state: {e}")))?;
+    let needed = restored
+        .and_then(StoredSnapshot::index)
+        .map_or(0, |i| i.saturating_add(1));
+    let first_held = state
+        .last_purged_log_id
+        .map_or(0, |p| p.index.saturating_add(1));
+    let what = match restored.and_then(StoredSnapshot::index) {
+        Some(i) => format!("the restored snapshot ends at index {i}"),
+        None => "there is no snapshot".to_string(),
+    };
+    if first_held > needed {
+        return Err(StartError::LogHole(format!(
+            "the log starts at index {first_held} but {what}: entries {needed}..{first_held} are missing; \
+             restore a snapshot covering index {} or later",
+            first_held - 1
+        )));
+    }
+    // A log reaching past the snapshot must actually hold the next entry.
+    let reaches = state.last_log_id.is_some_and(|l| l.index >= needed);
+    if reaches {
+        if let Err(e) = log_store.read_entries(needed, needed + 1) {
+            return Err(StartError::LogHole(format!(
+                "{what}, and the log cannot give the next entry ({needed}): {e}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A number that differs between two runs of this server: the start time in

@@ -2,9 +2,9 @@
 //! raft entries into `rzk_state::Entry` values and hands them to the server's
 //! [`ApplyHook`], then releases the proposers' replies.
 //!
-//! What it keeps itself is raft bookkeeping only: the last applied log id, the
-//! last membership, and the current snapshot's bytes with their metadata. The
-//! tree lives in the server, behind the hooks.
+//! What it keeps itself is raft bookkeeping only: the last applied log id and
+//! the last membership. The tree lives in the server, behind the hooks;
+//! snapshots are built beside it from the log ([`crate::snapshots`]).
 //!
 //! Order of effects for one batch, the reason this file exists:
 //! 1. the hook applies every entry and queues its watch events (server side);
@@ -14,43 +14,32 @@
 //! so a client always sees a watch event before a reply that reflects it.
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
 use openraft::alias::{SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
-use openraft::storage::{ApplyResponder, EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
+use openraft::storage::{ApplyResponder, EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend, SnapshotMeta, StoredMembership};
 use rzk_state::Entry;
 
-use crate::hooks::{ApplyHook, SnapshotJob, SnapshotSource};
+use crate::hooks::{ApplyHook, SnapshotSource};
 use crate::pending::Pending;
+use crate::snapshot_store::StoredSnapshot;
+use crate::snapshots::{SnapshotBuilder, Snapshots};
 use crate::types::{zxid_of, Committed, LogId, Origin, SnapshotBytes, TypeConfig};
 
 /// Entries handed to the hook in one call. Bounds the time the hook holds the
 /// server's lock (reads wait for it) and the memory of one batch.
 pub const APPLY_BATCH_ENTRIES_MAX: usize = 256;
 
-/// The snapshot openraft last built or installed.
-#[derive(Debug, Clone)]
-struct StoredSnapshot {
-    meta: SnapshotMetaOf<TypeConfig>,
-    bytes: SnapshotBytes,
-}
-
-type SharedSnapshot = Arc<Mutex<Option<StoredSnapshot>>>;
-
-fn lock(s: &SharedSnapshot) -> MutexGuard<'_, Option<StoredSnapshot>> {
-    s.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// The state machine adapter; owned by openraft's state machine worker.
 pub struct StateMachine {
     hook: Arc<dyn ApplyHook>,
-    snapshots: Arc<dyn SnapshotSource>,
+    installer: Arc<dyn SnapshotSource>,
     pending: Arc<Pending>,
     last_applied: Option<LogId>,
     last_membership: StoredMembershipOf<TypeConfig>,
-    current: SharedSnapshot,
+    snapshots: Arc<Snapshots>,
     /// Reused between batches to avoid reallocating.
     batch: Vec<Entry>,
     waiters: Vec<Waiter>,
@@ -64,18 +53,27 @@ struct Waiter {
 }
 
 impl StateMachine {
+    /// `installer` installs snapshots received from the leader into the
+    /// server's state. The state machine starts where `snapshots`' current
+    /// snapshot (the one the server restored its tree from) ends, or at the
+    /// beginning of the log when there is none.
     pub fn new(
         hook: Arc<dyn ApplyHook>,
-        snapshots: Arc<dyn SnapshotSource>,
+        installer: Arc<dyn SnapshotSource>,
         pending: Arc<Pending>,
+        snapshots: Arc<Snapshots>,
     ) -> Self {
+        let (last_applied, last_membership) = match snapshots.current() {
+            Some(s) => (s.meta.last_log_id, s.meta.last_membership),
+            None => (None, StoredMembership::default()),
+        };
         StateMachine {
             hook,
-            snapshots,
+            installer,
             pending,
-            last_applied: None,
-            last_membership: StoredMembership::default(),
-            current: Arc::default(),
+            last_applied,
+            last_membership,
+            snapshots,
             batch: Vec::with_capacity(APPLY_BATCH_ENTRIES_MAX),
             waiters: Vec::with_capacity(APPLY_BATCH_ENTRIES_MAX),
         }
@@ -163,16 +161,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        // Runs between two apply calls: the frozen state is exactly the state
-        // at `last_applied`.
-        SnapshotBuilder {
-            meta: SnapshotMeta {
+        // Only the target is captured; the state at it is rebuilt from the
+        // log beside raft, so the server's tree is never paused or copied.
+        SnapshotBuilder::new(
+            SnapshotMeta {
                 last_log_id: self.last_applied,
                 last_membership: self.last_membership.clone(),
             },
-            job: Mutex::new(Some(self.snapshots.freeze())),
-            current: self.current.clone(),
-        }
+            self.snapshots.clone(),
+        )
     }
 
     async fn install_snapshot(
@@ -180,73 +177,44 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         meta: &SnapshotMetaOf<TypeConfig>,
         snapshot: SnapshotBytes,
     ) -> Result<(), io::Error> {
-        self.snapshots.install(&snapshot)?;
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            bytes: snapshot,
+        };
+        // On disk first: once the server's state is replaced and raft purges
+        // its log, this file is the only record of what was installed.
+        let snapshots = self.snapshots.clone();
+        let saved = stored.clone();
+        tokio::task::spawn_blocking(move || snapshots.persist(saved))
+            .await
+            .map_err(io::Error::other)??;
+        if let Err(e) = self.installer.install(&stored.bytes) {
+            // Raft stops on this error; the next start must not restore
+            // from a snapshot the server could not read.
+            if let Some(index) = stored.index() {
+                if let Err(r) = self.snapshots.store().remove(index) {
+                    tracing::warn!(index, "removing the snapshot that failed to install: {r}");
+                }
+            }
+            return Err(e);
+        }
         // Proposals of ours that the snapshot covers were applied elsewhere;
         // their outcome is unknown here.
         self.pending.abandon_all();
         self.last_applied = meta.last_log_id;
         self.last_membership = meta.last_membership.clone();
-        *lock(&self.current) = Some(StoredSnapshot {
-            meta: meta.clone(),
-            bytes: snapshot,
-        });
         Ok(())
     }
 
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<SnapshotOf<TypeConfig, SnapshotBytes>>, io::Error> {
-        Ok(lock(&self.current)
-            .clone()
+        Ok(self
+            .snapshots
+            .current()
             .map(|s| SnapshotOf::<TypeConfig, _> {
                 meta: s.meta,
                 snapshot: s.bytes,
             }))
-    }
-}
-
-/// Encodes a frozen state into a snapshot; runs on its own task while applying
-/// goes on.
-pub struct SnapshotBuilder {
-    meta: SnapshotMetaOf<TypeConfig>,
-    /// In a mutex only to make the builder `Sync` as openraft requires; it is
-    /// taken once.
-    job: Mutex<Option<SnapshotJob>>,
-    current: SharedSnapshot,
-}
-
-impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
-    type SnapshotData = SnapshotBytes;
-
-    async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, SnapshotBytes>, io::Error> {
-        let job = self
-            .job
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| io::Error::other("snapshot builder used twice"))?;
-        // Encoding a large tree is CPU work: keep it off the async workers.
-        let bytes = tokio::task::spawn_blocking(job)
-            .await
-            .map_err(io::Error::other)??;
-        let bytes: SnapshotBytes = bytes.into();
-        let stored = StoredSnapshot {
-            meta: self.meta.clone(),
-            bytes: bytes.clone(),
-        };
-        {
-            let mut current = lock(&self.current);
-            // Never replace a newer snapshot (an install may have raced us).
-            let newer = current
-                .as_ref()
-                .is_some_and(|c| c.meta.last_log_id > stored.meta.last_log_id);
-            if !newer {
-                *current = Some(stored);
-            }
-        }
-        Ok(SnapshotOf::<TypeConfig, _> {
-            meta: self.meta.clone(),
-            snapshot: bytes,
-        })
     }
 }

@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{create, create_session, TreeState};
+use common::{create, create_session, replica_config, TreeState};
 use openraft::async_runtime::WatchReceiver;
 use openraft::BasicNode;
-use rzk_replica::{MemLogStore, NodeId, ProposeError, Replica, ReplicaConfig, Timing};
+use rzk_replica::{MemLogStore, NodeId, ProposeError, Replica, SnapshotStore, Timing};
 use rzk_state::Applied;
 use rzk_state::Txn;
 
@@ -31,6 +31,7 @@ struct Node {
     id: NodeId,
     replica: Option<Replica>,
     tree: Arc<TreeState>,
+    snapshot_dir: tempfile::TempDir,
 }
 
 impl Node {
@@ -50,14 +51,16 @@ fn timing(snap_count: u64) -> Timing {
 
 async fn start_node(id: NodeId, snap_count: u64) -> Node {
     let tree = TreeState::new();
-    let config = ReplicaConfig::new(id, timing(snap_count), Some("127.0.0.1:0".parse().unwrap()));
-    let replica = Replica::start(config, MemLogStore::new(), tree.clone(), tree.clone())
+    let snapshot_dir = tempfile::tempdir().expect("tempdir");
+    let config = replica_config(id, timing(snap_count), true, snapshot_dir.path());
+    let replica = Replica::start(config, MemLogStore::new(), tree.clone(), tree.clone(), None)
         .await
         .expect("replica starts");
     Node {
         id,
         replica: Some(replica),
         tree,
+        snapshot_dir,
     }
 }
 
@@ -123,38 +126,62 @@ async fn propose(nodes: &[Node], txn: Txn) -> Applied {
     }
 }
 
-/// Waits until every running node has applied `count` entries, then checks
-/// they applied the same ones (zxid and time) and hold the same tree.
+/// Waits until every running node has applied `count` entries (a node that
+/// installed a snapshot has applied only those after it, but must reach the
+/// same last entry), then checks they applied the same ones (zxid and time)
+/// and hold the same tree, byte for byte.
 async fn assert_converged(nodes: &[Node], count: usize) {
     let deadline = Instant::now() + WAIT;
     let running: Vec<&Node> = nodes.iter().filter(|n| n.replica.is_some()).collect();
-    while running.iter().any(|n| n.tree.applied().len() < count) {
+    // The node that applied every entry itself (none installed a snapshot).
+    let full = || {
+        running
+            .iter()
+            .copied()
+            .max_by_key(|n| n.tree.applied().len())
+            .expect("a running node")
+    };
+    loop {
+        let reference = full();
+        let done = reference.tree.applied().len() >= count
+            && running
+                .iter()
+                .all(|n| n.tree.last_zxid() == reference.tree.last_zxid());
+        if done {
+            break;
+        }
         assert!(
             Instant::now() < deadline,
             "not every node applied {count} entries"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let reference = running[0].tree.applied();
-    assert_eq!(reference.len(), count);
+    let reference = full();
+    let applied = reference.tree.applied();
+    assert_eq!(applied.len(), count);
     assert!(
-        reference.windows(2).all(|w| w[0].0 < w[1].0),
-        "zxids strictly increase: {reference:?}"
+        applied.windows(2).all(|w| w[0].0 < w[1].0),
+        "zxids strictly increase: {applied:?}"
     );
-    for n in &running[1..] {
+    for n in &running {
+        let theirs = n.tree.applied();
         assert_eq!(
-            n.tree.applied(),
-            reference,
-            "server {} applied the same entries",
+            theirs[..],
+            applied[applied.len() - theirs.len()..],
+            "server {} applied the same entries (after its snapshot, if any)",
             n.id
         );
         assert_eq!(
             n.tree.dump(),
-            running[0].tree.dump(),
+            reference.tree.dump(),
             "server {} has the same tree",
             n.id
         );
-        assert_eq!(n.tree.last_zxid(), running[0].tree.last_zxid());
+        assert!(
+            n.tree.snapshot_bytes() == reference.tree.snapshot_bytes(),
+            "server {} has the same tree bytes",
+            n.id
+        );
     }
 }
 
@@ -272,11 +299,22 @@ async fn a_late_server_catches_up_from_a_snapshot_over_the_network() {
         .metrics()
         .borrow_watched()
         .snapshot;
-    assert!(
-        installed.is_some(),
-        "the late server got a snapshot, not just entries"
-    );
+    let installed = installed.expect("the late server got a snapshot, not just entries");
     assert_eq!(nodes[3].tree.node_count(), nodes[0].tree.node_count());
+    assert!(
+        nodes[3].tree.applied().len() < 101,
+        "the late server applied only what came after the snapshot"
+    );
+    // The installed snapshot is on the late server's disk, intact.
+    let store = SnapshotStore::open(nodes[3].snapshot_dir.path()).expect("open");
+    let on_disk = store.load_newest().expect("load").expect("a snapshot file");
+    assert_eq!(on_disk.meta.last_log_id, Some(installed));
+    let (tree, _) = rzk_state::DataTree::read_snapshot(
+        &mut &on_disk.bytes[..],
+        rzk_state::StateConfig::default(),
+    )
+    .expect("the file holds a tree");
+    assert!(tree.node_count() > 0);
 
     for n in nodes.iter_mut() {
         if let Some(r) = n.replica.take() {

@@ -10,17 +10,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::{create, create_session, TreeState};
+use common::{create, create_session, replica_config, TreeState};
 use rzk_replica::network::wire::{
     self, Hello, HelloAck, PeerRequest, PeerResponse, PEER_MAGIC, PROTOCOL_VERSION,
 };
-use rzk_replica::{ForwardedTxn, MemLogStore, Origin, Replica, ReplicaConfig, Timing};
+use rzk_replica::{ForwardedTxn, MemLogStore, Origin, Replica, Timing};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn single() -> Replica {
+/// The replica and its (unused: snapCount 0) snapshot directory.
+async fn single() -> (Replica, tempfile::TempDir) {
     let tree = TreeState::new();
     let timing = Timing {
         tick_time_ms: 100,
@@ -28,13 +29,14 @@ async fn single() -> Replica {
         sync_limit_ticks: 3,
         snap_count: 0,
     };
-    let config = ReplicaConfig::new(1, timing, Some("127.0.0.1:0".parse().unwrap()));
-    let replica = Replica::start(config, MemLogStore::new(), tree.clone(), tree)
+    let dir = tempfile::tempdir().unwrap();
+    let config = replica_config(1, timing, true, dir.path());
+    let replica = Replica::start(config, MemLogStore::new(), tree.clone(), tree, None)
         .await
         .unwrap();
     replica.initialize_single().await.unwrap();
     assert_eq!(replica.wait_for_leader(TIMEOUT).await, Some(1));
-    replica
+    (replica, dir)
 }
 
 async fn still_writes(replica: &Replica, path: &str) {
@@ -71,7 +73,7 @@ async fn hello_answer(replica: &Replica, hello: &Hello) -> HelloAck {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_peers_are_closed_and_the_server_carries_on() {
-    let replica = single().await;
+    let (replica, _snapshot_dir) = single().await;
     let addr = replica.peer_addr().unwrap();
     let p = replica.proposer();
     let mut tries = 0;

@@ -1,5 +1,6 @@
 //! openraft's storage conformance suite against the in-memory log store and
-//! the state machine adapter (over a real DataTree).
+//! the state machine adapter (over a real DataTree), with snapshots in a
+//! temporary directory.
 
 mod common;
 
@@ -8,15 +9,27 @@ use std::sync::Arc;
 use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::StorageError;
 use rzk_replica::pending::Pending;
-use rzk_replica::{MemLogStore, StateMachine, TypeConfig};
+use rzk_replica::{MemLogStore, SnapshotStore, Snapshots, StateMachine, TypeConfig};
+use rzk_state::StateConfig;
 
 struct Builder;
 
-impl StoreBuilder<TypeConfig, MemLogStore, StateMachine, ()> for Builder {
-    async fn build(&self) -> Result<((), MemLogStore, StateMachine), StorageError<TypeConfig>> {
+impl StoreBuilder<TypeConfig, MemLogStore, StateMachine, tempfile::TempDir> for Builder {
+    async fn build(
+        &self,
+    ) -> Result<(tempfile::TempDir, MemLogStore, StateMachine), StorageError<TypeConfig>> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SnapshotStore::open(dir.path()).expect("snapshot dir");
+        let snapshots = Arc::new(Snapshots::new(
+            store,
+            Arc::new(common::BlankLog),
+            StateConfig::default(),
+            None,
+            None,
+        ));
         let tree = common::TreeState::new();
-        let sm = StateMachine::new(tree.clone(), tree, Arc::new(Pending::new(0, 0)));
-        Ok(((), MemLogStore::new(), sm))
+        let sm = StateMachine::new(tree.clone(), tree, Arc::new(Pending::new(0, 0)), snapshots);
+        Ok((dir, MemLogStore::new(), sm))
     }
 }
 

@@ -91,7 +91,16 @@ impl StoreBuilder<TypeConfig, WalLogStore, StateMachine, tempfile::TempDir> for 
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, _) = WalLogStore::open_with(dir.path(), self.options.clone()).expect("open");
         let tree = TreeState::new();
-        let sm = StateMachine::new(tree.clone(), tree, Arc::new(Pending::new(0, 0)));
+        let snapshots =
+            rzk_replica::SnapshotStore::open(dir.path().join("snapshots")).expect("snapshot dir");
+        let snapshots = Arc::new(rzk_replica::Snapshots::new(
+            snapshots,
+            Arc::new(common::BlankLog),
+            rzk_state::StateConfig::default(),
+            None,
+            None,
+        ));
+        let sm = StateMachine::new(tree.clone(), tree, Arc::new(Pending::new(0, 0)), snapshots);
         Ok((dir, store, sm))
     }
 }
@@ -503,10 +512,12 @@ fn timing() -> Timing {
 
 async fn start_single(store: WalLogStore, tree: &Arc<TreeState>) -> Replica {
     let replica = Replica::start(
-        ReplicaConfig::new(1, timing(), None),
+        // snapCount 0: no snapshot is written; the directory only has to exist.
+        ReplicaConfig::new(1, timing(), None, std::env::temp_dir()),
         store,
         tree.clone(),
         tree.clone(),
+        None,
     )
     .await
     .expect("replica starts");

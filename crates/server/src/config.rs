@@ -41,7 +41,6 @@ const ACCEPTED_UNUSED_KEYS: &[&str] = &[
     "multiAddress.enabled",
     "multiAddress.reachabilityCheckTimeoutMs",
     "multiAddress.reachabilityCheckEnabled",
-    "snapCount",
     "snapSizeLimitInKb",
     "txnLogSizeLimitInKb",
     "preAllocSize",
@@ -543,6 +542,32 @@ mod tests {
         assert_eq!(c.data_log_dir, PathBuf::from("/nonexistent/zk"));
         assert_eq!(c.four_letter_words, vec!["srvr".to_string()]);
         assert!(p.unknown_keys.is_empty());
+    }
+
+    #[test]
+    fn ensemble_keys() {
+        let p = parse(
+            "dataDir=/nonexistent/zk\nclientPort=1\ntickTime=100\nsnapCount=2000\nzookeeper.snapCount=3000\n\
+             peerType=observer\nautopurge.purgeInterval=1\nautopurge.snapRetainCount=5\n",
+        );
+        let c = p.config;
+        assert_eq!(c.snap_count, 3000, "the later, prefixed key wins");
+        assert_eq!(c.peer_type, crate::ensemble::Role::Observer);
+        assert_eq!(
+            (
+                c.autopurge_purge_interval_hours,
+                c.autopurge_snap_retain_count
+            ),
+            (1, 5)
+        );
+        assert_eq!(
+            ServerConfig::parse("dataDir=/x\nclientPort=1\npeerType=leader\n").map(|_| ()),
+            Err(ConfigError::BadValue {
+                key: "peerType".to_string(),
+                value: "leader".to_string(),
+                expected: "participant or observer",
+            })
+        );
     }
 
     #[test]

@@ -13,11 +13,12 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, OnceLock, Weak};
 
-use rzk_replica::hooks::{ApplyHook, LeaderSessions, SnapshotJob, SnapshotSource};
+use rzk_replica::hooks::{ApplyHook, LeaderSessions, SnapshotSource};
+use rzk_replica::snapshot_store::StoredSnapshot;
 use rzk_replica::{Replica, ReplicaConfig, Timing, WalLogStore};
 
 use crate::ensemble::Role;
-use rzk_state::{Applied, Entry, Txn};
+use rzk_state::{Applied, DataTree, Entry, Txn};
 
 use crate::config::ServerConfig;
 use crate::log::{apply_entry, settle_sessions, SessionEvents};
@@ -71,15 +72,81 @@ impl ApplyHook for ServerHooks {
 }
 
 impl SnapshotSource for ServerHooks {
-    // The state crate's snapshot format is not there yet; with snapCount 0
-    // (below) raft never asks for one, and a joining server gets entries.
-    fn freeze(&self) -> SnapshotJob {
-        Box::new(|| Err(io::Error::other("snapshots are not implemented yet")))
+    /// A snapshot from the leader (this server fell behind its log): the
+    /// whole tree is replaced. Every session of the new tree is tracked with
+    /// a fresh deadline, and this server's clients are dropped, as a
+    /// ZooKeeper follower drops them when it resyncs with a snapshot: they
+    /// reconnect and re-send their watches with setWatches, which fires the
+    /// events for whatever changed in between.
+    fn install(&self, bytes: &[u8]) -> io::Result<()> {
+        let Some(shared) = self.shared() else {
+            return Err(io::Error::other("server not attached"));
+        };
+        let tree = tree_from_snapshot(bytes, state_config(&shared.config))?;
+        let zxid = tree.last_zxid();
+        let sessions = tree.sessions();
+        shared.core().tree = tree;
+        {
+            let now_ms = shared.clock.now_ms();
+            let mut tracker = shared.sessions();
+            for s in sessions {
+                tracker.track_if_absent(
+                    s.session_id,
+                    u64::try_from(s.timeout_ms).unwrap_or(0),
+                    now_ms,
+                );
+            }
+        }
+        tracing::info!(
+            "Installed a snapshot from the leader (zxid 0x{zxid:x}); reconnecting clients"
+        );
+        shared
+            .conns()
+            .close_all(&crate::control::CloseReason::LostLeader);
+        Ok(())
     }
+}
 
-    fn install(&self, _bytes: &[u8]) -> io::Result<()> {
-        Err(io::Error::other("snapshots are not implemented yet"))
+/// The snapshot directory under `dataDir`.
+pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
+
+/// The state machine's settings from zoo.cfg (the same for the server's tree
+/// and the trees snapshots are replayed onto).
+pub fn state_config(config: &ServerConfig) -> rzk_state::StateConfig {
+    rzk_state::StateConfig {
+        extended_types_enabled: config.extended_types_enabled,
+        reconfig_enabled: config.reconfig_enabled,
+        enforce_quota: config.enforce_quota,
+        skip_acl: config.skip_acl,
     }
+}
+
+/// Reads a tree from a snapshot's state bytes.
+pub fn tree_from_snapshot(bytes: &[u8], config: rzk_state::StateConfig) -> io::Result<DataTree> {
+    DataTree::read_snapshot(&mut &bytes[..], config)
+        .map(|(tree, _)| tree)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+}
+
+/// Opens the snapshot directory and reads the newest intact snapshot, if any
+/// (older ones are tried when the newest is damaged).
+pub fn load_snapshot(config: &ServerConfig) -> io::Result<Option<(StoredSnapshot, DataTree)>> {
+    let dir = config.data_dir.join(SNAPSHOT_DIR_NAME);
+    let store = rzk_replica::snapshot_store::SnapshotStore::open(&dir)?;
+    let Some(stored) = store.load_newest()? else {
+        return Ok(None);
+    };
+    let tree = tree_from_snapshot(&stored.bytes, state_config(config)).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "snapshot {} in {}: {e}",
+                stored.index().unwrap_or(0),
+                dir.display()
+            ),
+        )
+    })?;
+    Ok(Some((stored, tree)))
 }
 
 /// The leader's session tracker, as the replica reaches it: activity
@@ -153,12 +220,16 @@ pub struct Built {
 /// Builds (not yet runs) the replica this server's zoo.cfg describes, over
 /// the durable log in `dataLogDir`: a standalone server is an ensemble of
 /// one; with `server.N` lines, this server listens on its own peer port.
-pub async fn build_replica(config: &ServerConfig, hooks: Arc<ServerHooks>) -> io::Result<Built> {
+pub async fn build_replica(
+    config: &ServerConfig,
+    hooks: Arc<ServerHooks>,
+    restored: Option<StoredSnapshot>,
+) -> io::Result<Built> {
     let timing = Timing {
         tick_time_ms: config.tick_time_ms,
         init_limit_ticks: config.init_limit_ticks,
         sync_limit_ticks: config.sync_limit_ticks,
-        snap_count: 0,
+        snap_count: config.snap_count,
     };
     let ensemble = &config.ensemble;
     let me = ensemble.get(config.my_id);
@@ -179,11 +250,28 @@ pub async fn build_replica(config: &ServerConfig, hooks: Arc<ServerHooks>) -> io
     let log_dir = config.data_log_dir.join(LOG_DIR_NAME);
     let (log_store, report) = WalLogStore::open(&log_dir).map_err(io::Error::from)?;
     tracing::info!("Raft log {}: {report}", log_dir.display());
-    let mut replica_config = ReplicaConfig::new(config.my_id, timing, peer_listen);
+    let mut replica_config = ReplicaConfig::new(
+        config.my_id,
+        timing,
+        peer_listen,
+        config.data_dir.join(SNAPSHOT_DIR_NAME),
+    );
     replica_config.clock = crate::clock::wall_ms;
-    let replica = Replica::build(replica_config, log_store, hooks.clone(), hooks.clone())
-        .await
-        .map_err(|e| io::Error::other(e.to_string()))?;
+    // Snapshots are built by replaying the log onto a tree of their own: it
+    // must decide as the server's tree does.
+    replica_config.state_config = state_config(config);
+    // ZooKeeper purges old snapshots only with autopurge on; so does rzk.
+    replica_config.snapshot_retain_count = (config.autopurge_purge_interval_hours > 0)
+        .then_some(config.autopurge_snap_retain_count as usize);
+    let replica = Replica::build(
+        replica_config,
+        log_store,
+        hooks.clone(),
+        hooks.clone(),
+        restored,
+    )
+    .await
+    .map_err(|e| io::Error::other(e.to_string()))?;
     replica.set_leader_sessions(hooks);
     let observer = me.is_some_and(|s| s.role == Role::Observer)
         || (me.is_none() && config.peer_type == Role::Observer);

@@ -13,7 +13,7 @@ use crate::log;
 use crate::session::{first_session_id, SessionTracker};
 use crate::shared::Shared;
 use crate::stats::ConnStats;
-use rzk_state::{DataTree, StateConfig};
+use rzk_state::DataTree;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -39,18 +39,40 @@ impl Server {
         config.client_port = listener.local_addr()?.port();
         let clock = Clock::new();
         let hooks = Arc::new(crate::replicated::ServerHooks::default());
-        let built = crate::replicated::build_replica(&config, hooks.clone()).await?;
+        let started = std::time::Instant::now();
+        let (restored, tree) = match crate::replicated::load_snapshot(&config)? {
+            Some((stored, tree)) => {
+                tracing::info!(
+                    "Restored {} znodes and {} sessions from the snapshot at index {} in {} ms",
+                    tree.node_count(),
+                    tree.sessions().len(),
+                    stored.index().unwrap_or(0),
+                    started.elapsed().as_millis()
+                );
+                (Some(stored), tree)
+            }
+            None => (
+                None,
+                DataTree::new(crate::replicated::state_config(&config)),
+            ),
+        };
+        let built = crate::replicated::build_replica(&config, hooks.clone(), restored).await?;
         let log = log::LogHandle::replicated(built.replica.proposer());
-        let tree = DataTree::new(StateConfig {
-            extended_types_enabled: config.extended_types_enabled,
-            reconfig_enabled: config.reconfig_enabled,
-            enforce_quota: config.enforce_quota,
-            skip_acl: config.skip_acl,
-        });
         let sessions = SessionTracker::new(
             u64::from(config.tick_time_ms),
             first_session_id(clock.wall_ms(), config.my_id),
         );
+        // Sessions in the snapshot get a full timeout from now, as ZooKeeper
+        // gives sessions it loads; those in the log replay are tracked as
+        // they are applied.
+        let mut sessions = sessions;
+        for s in tree.sessions() {
+            sessions.track(
+                s.session_id,
+                u64::try_from(s.timeout_ms).unwrap_or(0),
+                clock.now_ms(),
+            );
+        }
         let shared = Arc::new(Shared::new(config, clock, log, tree, sessions));
         hooks.attach(&shared);
         let _ = shared.replica_status.set(built.replica.status_handle());

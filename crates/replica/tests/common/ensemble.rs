@@ -95,8 +95,14 @@ pub fn timing() -> Timing {
 pub async fn start_node(id: NodeId) -> Node {
     let tree = TreeState::new();
     let sessions = Arc::new(RecordingSessions::default());
-    let config = ReplicaConfig::new(id, timing(), Some("127.0.0.1:0".parse().unwrap()));
-    let mut replica = Replica::build(config, MemLogStore::new(), tree.clone(), tree.clone())
+    // snapCount 0: no snapshot is written; the directory only has to exist.
+    let config = ReplicaConfig::new(
+        id,
+        timing(),
+        Some("127.0.0.1:0".parse().unwrap()),
+        std::env::temp_dir(),
+    );
+    let mut replica = Replica::build(config, MemLogStore::new(), tree.clone(), tree.clone(), None)
         .await
         .expect("replica builds");
     replica.set_leader_sessions(sessions.clone());

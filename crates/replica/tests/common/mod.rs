@@ -1,20 +1,22 @@
 //! A real `DataTree` behind the replica's hooks, for tests.
 //!
-//! Snapshots here are the list of entries applied so far (install = replay
-//! them into a fresh tree): slow and large, but exact, and they keep the
-//! applied (zxid, time) history comparable across servers, which the tree's
-//! own snapshot format (rightly) does not carry.
+//! Besides the tree it records every entry it applied (zxid, time, txn), so
+//! tests can compare what servers applied and rebuild the state at any index.
+//! A server that installed a snapshot (or started from one) holds only the
+//! entries after it.
 
 #![allow(dead_code)]
 
 pub mod ensemble;
 
 use std::io;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rzk_proto::request::CreateOp;
 use rzk_proto::{Acl, OpCode, Stat};
-use rzk_replica::hooks::{ApplyHook, SnapshotJob, SnapshotSource};
+use rzk_replica::hooks::{ApplyHook, SnapshotSource};
+use rzk_replica::{ReplicaConfig, Timing};
 use rzk_state::{Applied, DataTree, Entry, StateConfig, Txn, WriteOp};
 
 #[derive(Debug)]
@@ -30,9 +32,20 @@ pub struct TreeState {
 
 impl TreeState {
     pub fn new() -> Arc<Self> {
+        Self::with_tree(DataTree::new(StateConfig::default()))
+    }
+
+    /// A tree read from snapshot bytes (a restart), with no history.
+    pub fn from_snapshot(bytes: &[u8]) -> Arc<Self> {
+        let (tree, _) = DataTree::read_snapshot(&mut &bytes[..], StateConfig::default())
+            .expect("snapshot reads");
+        Self::with_tree(tree)
+    }
+
+    fn with_tree(tree: DataTree) -> Arc<Self> {
         Arc::new(TreeState {
             inner: Mutex::new(Inner {
-                tree: DataTree::new(StateConfig::default()),
+                tree,
                 history: Vec::new(),
             }),
         })
@@ -56,7 +69,12 @@ impl TreeState {
     }
 
     /// Every entry applied, in order.
+    /// Every entry applied, in order (alias of [`TreeState::history`]).
     pub fn entries(&self) -> Vec<Entry> {
+        self.history()
+    }
+
+    pub fn history(&self) -> Vec<Entry> {
         self.inner().history.clone()
     }
 
@@ -66,6 +84,33 @@ impl TreeState {
 
     pub fn node_count(&self) -> usize {
         self.inner().tree.node_count()
+    }
+
+    /// The tree as snapshot bytes (deterministic: same tree, same bytes).
+    pub fn snapshot_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.inner()
+            .tree
+            .write_snapshot(&mut out)
+            .expect("snapshot writes");
+        out
+    }
+}
+
+impl TreeState {
+    /// Applies `txns` directly (no raft), with zxids after the tree's last.
+    pub fn apply_for_test(&self, txns: &[Txn]) {
+        let first = self.last_zxid() + 1;
+        let entries: Vec<Entry> = txns
+            .iter()
+            .enumerate()
+            .map(|(i, txn)| Entry {
+                zxid: first + i as i64,
+                time_ms: 1_000 + i as i64,
+                txn: txn.clone(),
+            })
+            .collect();
+        self.apply(&entries);
     }
 }
 
@@ -82,49 +127,34 @@ impl ApplyHook for TreeState {
     }
 }
 
-fn encode_history(history: &[Entry]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in history {
-        let bytes = e.to_bytes();
-        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-        out.extend_from_slice(&bytes);
+impl SnapshotSource for TreeState {
+    fn install(&self, bytes: &[u8]) -> io::Result<()> {
+        let (tree, _) = DataTree::read_snapshot(&mut &bytes[..], StateConfig::default())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        *self.inner() = Inner {
+            tree,
+            history: Vec::new(),
+        };
+        Ok(())
     }
+}
+
+/// The state after applying `entries` in order to an empty tree, as
+/// snapshot bytes.
+pub fn replay_bytes(entries: &[Entry]) -> Vec<u8> {
+    let mut tree = DataTree::new(StateConfig::default());
+    for e in entries {
+        tree.apply(e);
+    }
+    let mut out = Vec::new();
+    tree.write_snapshot(&mut out).expect("snapshot writes");
     out
 }
 
-fn decode_history(mut bytes: &[u8]) -> io::Result<Vec<Entry>> {
-    let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad test snapshot");
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        if bytes.len() < 4 {
-            return Err(bad());
-        }
-        let len = u32::from_be_bytes(bytes[0..4].try_into().unwrap()) as usize;
-        let rest = &bytes[4..];
-        if rest.len() < len {
-            return Err(bad());
-        }
-        out.push(Entry::from_bytes(&rest[..len]).map_err(|_| bad())?);
-        bytes = &rest[len..];
-    }
-    Ok(out)
-}
-
-impl SnapshotSource for TreeState {
-    fn freeze(&self) -> SnapshotJob {
-        let history = self.inner().history.clone();
-        Box::new(move || Ok(encode_history(&history)))
-    }
-
-    fn install(&self, bytes: &[u8]) -> io::Result<()> {
-        let history = decode_history(bytes)?;
-        let mut tree = DataTree::new(StateConfig::default());
-        for e in &history {
-            tree.apply(e);
-        }
-        *self.inner() = Inner { tree, history };
-        Ok(())
-    }
+/// A replica config for tests: given timing, snapshots in `snapshot_dir`.
+pub fn replica_config(id: u64, timing: Timing, peer: bool, snapshot_dir: &Path) -> ReplicaConfig {
+    let listen = peer.then(|| "127.0.0.1:0".parse().expect("address"));
+    ReplicaConfig::new(id, timing, listen, snapshot_dir)
 }
 
 /// The session the test writes belong to.
@@ -155,5 +185,121 @@ pub fn create(path: &str, data: &[u8]) -> Txn {
                 ttl: 0,
             },
         },
+    }
+}
+
+/// Another session, opened and closed by [`varied_write`] (its ephemerals
+/// come and go with it).
+pub const OTHER_SESSION_ID: i64 = 2;
+
+fn create_in(session_id: i64, path: String, data: Vec<u8>, flags: i32) -> Txn {
+    Txn::Write {
+        session_id,
+        auth: Vec::new(),
+        op: WriteOp::Create {
+            op: OpCode::Create,
+            create: CreateOp {
+                path,
+                data,
+                acl: Acl::open_unsafe(),
+                flags,
+                ttl: 0,
+            },
+        },
+    }
+}
+
+fn write_op(op: WriteOp) -> Txn {
+    Txn::Write {
+        session_id: SESSION_ID,
+        auth: Vec::new(),
+        op,
+    }
+}
+
+/// The `i`th of a deterministic mix of writes: creates (persistent,
+/// sequential, ephemeral), setData, deletes, multis, version conflicts and a
+/// second session opening and closing. Many fail validation (NodeExists,
+/// NoNode, NotEmpty, BadVersion, ...) on purpose: failed writes consume a zxid
+/// too, and a replay must decide them identically.
+pub fn varied_write(i: u64) -> Txn {
+    use rzk_proto::records::{CheckVersionRequest, DeleteRequest, SetDataRequest};
+    use rzk_proto::request::MultiOp;
+    let d = |k: u64| format!("/d{}", k % 50);
+    match i % 10 {
+        0 => create_in(SESSION_ID, d(i), i.to_be_bytes().to_vec(), 0),
+        1 => write_op(WriteOp::SetData(SetDataRequest {
+            path: d(i / 3),
+            data: vec![(i % 251) as u8; (i % 64) as usize],
+            version: -1,
+        })),
+        2 => create_in(SESSION_ID, format!("{}/c-", d(i / 7)), Vec::new(), 2),
+        3 => write_op(WriteOp::Delete(DeleteRequest {
+            path: d(i / 11),
+            version: -1,
+        })),
+        4 => create_in(OTHER_SESSION_ID, format!("/e{}", i % 30), Vec::new(), 1),
+        5 => write_op(WriteOp::Multi(vec![
+            MultiOp::Check(CheckVersionRequest {
+                path: d(i / 13),
+                version: -1,
+            }),
+            MultiOp::Create {
+                op: OpCode::Create,
+                create: CreateOp {
+                    path: format!("/m{i}"),
+                    data: b"multi".to_vec(),
+                    acl: Acl::open_unsafe(),
+                    flags: 0,
+                    ttl: 0,
+                },
+            },
+            MultiOp::SetData(SetDataRequest {
+                path: format!("/m{i}"),
+                data: b"set in the same multi".to_vec(),
+                version: 0,
+            }),
+        ])),
+        6 if i % 100 == 6 => Txn::CreateSession {
+            session_id: OTHER_SESSION_ID,
+            timeout_ms: 30_000,
+            password: vec![2; 16],
+        },
+        6 if i % 100 == 56 => Txn::CloseSession {
+            session_id: OTHER_SESSION_ID,
+        },
+        6 => write_op(WriteOp::SetData(SetDataRequest {
+            path: d(i / 5),
+            data: Vec::new(),
+            version: 3,
+        })),
+        7 => create_in(SESSION_ID, format!("/big{}", i % 40), vec![7; 2048], 0),
+        8 if i % 40 == 8 => write_op(WriteOp::Delete(DeleteRequest {
+            path: format!("/m{}", i - 3),
+            version: 1,
+        })),
+        8 => create_in(SESSION_ID, format!("/p{i}"), i.to_le_bytes().to_vec(), 0),
+        _ => write_op(WriteOp::Delete(DeleteRequest {
+            path: format!("/big{}", (i / 2) % 40),
+            version: -1,
+        })),
+    }
+}
+
+/// The suite applies entries straight to the state machine without putting
+/// them in a log, and every entry it applies is a blank or membership entry,
+/// which do not touch the tree (replay skips them). This stands for that log:
+/// every index holds a blank entry.
+pub struct BlankLog;
+
+impl rzk_replica::LogSource for BlankLog {
+    fn read_entries(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> std::io::Result<Vec<rzk_replica::types::RaftEntry>> {
+        Ok((start..end)
+            .map(|i| openraft::testing::blank_ent::<rzk_replica::TypeConfig>(0, 0, i))
+            .collect())
     }
 }
