@@ -548,21 +548,7 @@ impl Link {
         let request = PeerRequest::ReadIndex { from: self.id.me };
         match self.call(&request).await {
             Ok((_, PeerResponse::ReadIndex(index))) => Ok(index),
-            Ok((_, other)) => {
-                self.fail(&format_args!(
-                    "the leader answered ReadIndex with {other:?}"
-                ));
-                Err(ProposeError::Lost)
-            }
-            Err(LinkError::NoLeader(leader)) => Err(ProposeError::NotLeader { leader }),
-            Err(LinkError::NotLeader(leader)) => {
-                self.fail(&"the leader is not the leader any more");
-                Err(ProposeError::NotLeader { leader })
-            }
-            Err(e) => {
-                self.fail(&format_args!("read index failed: {e}"));
-                Err(ProposeError::Lost)
-            }
+            other => Err(self.round_trip_failed("ReadIndex", other)),
         }
     }
 
@@ -574,20 +560,30 @@ impl Link {
         };
         match self.call(&request).await {
             Ok((_, PeerResponse::Revalidated(valid))) => Ok(valid),
-            Ok((_, other)) => {
-                self.fail(&format_args!(
-                    "the leader answered Revalidate with {other:?}"
-                ));
-                Err(ProposeError::Lost)
+            other => Err(self.round_trip_failed("Revalidate", other)),
+        }
+    }
+
+    /// What a failed request/answer round trip (`what`) means to its caller;
+    /// the link is dropped unless there simply was no leader to ask.
+    fn round_trip_failed<T: std::fmt::Debug>(
+        &mut self,
+        what: &str,
+        outcome: Result<T, LinkError>,
+    ) -> ProposeError {
+        match outcome {
+            Ok(other) => {
+                self.fail(&format_args!("the leader answered {what} with {other:?}"));
+                ProposeError::Lost
             }
-            Err(LinkError::NoLeader(leader)) => Err(ProposeError::NotLeader { leader }),
+            Err(LinkError::NoLeader(leader)) => ProposeError::NotLeader { leader },
             Err(LinkError::NotLeader(leader)) => {
                 self.fail(&"the leader is not the leader any more");
-                Err(ProposeError::NotLeader { leader })
+                ProposeError::NotLeader { leader }
             }
             Err(e) => {
-                self.fail(&format_args!("revalidation failed: {e}"));
-                Err(ProposeError::Lost)
+                self.fail(&format_args!("{what} failed: {e}"));
+                ProposeError::Lost
             }
         }
     }

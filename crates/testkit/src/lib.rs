@@ -600,28 +600,12 @@ impl Rzk {
     }
 
     fn spawn_and_wait(&mut self) -> io::Result<()> {
-        let (out, err) = log_stdio(&self.log)?;
-        let mut child = Command::new(&self.bin)
-            .arg("server")
-            .arg("--config")
-            .arg(&self.cfg)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("spawn {}: {e}", self.bin.display())))?;
-        let addr = self.addr();
-        match wait_until(&mut child, &addr, RZK_START_TIMEOUT, is_serving) {
-            Ok(()) => {
-                self.child = Some(child);
-                Ok(())
-            }
-            Err(e) => {
-                kill_child(&mut child);
-                Err(start_error("rzk", &addr, e, &self.log, RZK_START_TIMEOUT))
-            }
+        self.spawn()?;
+        let waited = self.wait_serving(RZK_START_TIMEOUT);
+        if waited.is_err() {
+            self.kill();
         }
+        waited
     }
 
     /// Prepare (do not start) a server on `port` with extra zoo.cfg lines and,
