@@ -1,7 +1,8 @@
 //! The `Rzk` handle's process management (start, kill, restart, drop),
 //! exercised with a stand-in "server" script so it can be tested before and
 //! independently of the real rzk binary: the script reads clientPort from
-//! the zoo.cfg it is given and answers `ruok` with `imok`.
+//! the zoo.cfg it is given, answers `ruok` with `imok` and `srvr` with a
+//! mode (the handle waits for both, as a real server serves only then).
 
 use std::fs;
 use std::net::TcpStream;
@@ -25,7 +26,7 @@ open(cfg["dataDir"] + "/starts", "a").write("x")
 while True:
     c, _ = s.accept()
     cmd = c.recv(4)
-    c.sendall(b"imok" if cmd == b"ruok" else b"unknown")
+    c.sendall({b"ruok": b"imok", b"srvr": b"Mode: standalone\n"}.get(cmd, b"unknown"))
     c.close()
 "#;
 
