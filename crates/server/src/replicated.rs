@@ -84,19 +84,10 @@ impl SnapshotSource for ServerHooks {
         };
         let tree = tree_from_snapshot(bytes, state_config(&shared.config))?;
         let zxid = tree.last_zxid();
-        let sessions = tree.sessions();
+        shared
+            .sessions()
+            .track_tree_sessions(&tree, shared.clock.now_ms());
         shared.core().tree = tree;
-        {
-            let now_ms = shared.clock.now_ms();
-            let mut tracker = shared.sessions();
-            for s in sessions {
-                tracker.track_if_absent(
-                    s.session_id,
-                    u64::try_from(s.timeout_ms).unwrap_or(0),
-                    now_ms,
-                );
-            }
-        }
         tracing::info!(
             "Installed a snapshot from the leader (zxid 0x{zxid:x}); reconnecting clients"
         );

@@ -21,11 +21,17 @@ use crate::shared::Shared;
 /// Whether a status lets this server serve clients, given the log index it
 /// must have applied first (its log's end when it started).
 pub fn can_serve(status: &Status, catch_up_to: Option<u64>) -> bool {
-    let has_leader = matches!(
-        status.role,
-        Role::Standalone | Role::Leader | Role::Follower | Role::Observer
-    );
-    has_leader && status.last_applied_index >= catch_up_to
+    has_leader(status) && status.last_applied_index >= catch_up_to
+}
+
+/// Whether this server is part of a working ensemble: it leads, or it
+/// follows or observes a known leader.
+fn has_leader(status: &Status) -> bool {
+    status.leader.is_some()
+        && matches!(
+            status.role,
+            Role::Standalone | Role::Leader | Role::Follower | Role::Observer
+        )
 }
 
 /// Runs until raft stops; returns why it stopped. `observers` (id -> peer
@@ -106,12 +112,7 @@ fn apply(
     previous: Option<Role>,
     leaderless_since: &mut Option<Instant>,
 ) {
-    let has_leader = status.leader.is_some()
-        && matches!(
-            status.role,
-            Role::Standalone | Role::Leader | Role::Follower | Role::Observer
-        );
-    if has_leader {
+    if has_leader(status) {
         if let Some(since) = leaderless_since.take() {
             tracing::info!(
                 "Election done: server {} is {} (leader {}, term {}), {} ms without a leader",

@@ -58,21 +58,13 @@ impl Server {
         };
         let built = crate::replicated::build_replica(&config, hooks.clone(), restored).await?;
         let log = log::LogHandle::replicated(built.replica.proposer());
-        let sessions = SessionTracker::new(
+        let mut sessions = SessionTracker::new(
             u64::from(config.tick_time_ms),
             first_session_id(clock.wall_ms(), config.my_id),
         );
-        // Sessions in the snapshot get a full timeout from now, as ZooKeeper
-        // gives sessions it loads; those in the log replay are tracked as
+        // Sessions in the snapshot; those in the log replay are tracked as
         // they are applied.
-        let mut sessions = sessions;
-        for s in tree.sessions() {
-            sessions.track(
-                s.session_id,
-                u64::try_from(s.timeout_ms).unwrap_or(0),
-                clock.now_ms(),
-            );
-        }
+        sessions.track_tree_sessions(&tree, clock.now_ms());
         let shared = Arc::new(Shared::new(config, clock, log, tree, sessions));
         hooks.attach(&shared);
         let _ = shared.replica_status.set(built.replica.status_handle());

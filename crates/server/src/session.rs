@@ -148,6 +148,16 @@ impl SessionTracker {
         }
     }
 
+    /// Tracks every session of `tree` not tracked yet, with a full timeout
+    /// from `now_ms`, as ZooKeeper treats sessions it loads (a restored or
+    /// installed snapshot: nobody knows when they were last heard from).
+    pub fn track_tree_sessions(&mut self, tree: &rzk_state::DataTree, now_ms: u64) {
+        for s in tree.sessions() {
+            let timeout_ms = u64::try_from(s.timeout_ms).unwrap_or(0);
+            self.track_if_absent(s.session_id, timeout_ms, now_ms);
+        }
+    }
+
     /// This server just became the leader: every session gets a full timeout
     /// from now, as ZooKeeper's new leader gives them (it cannot know when
     /// sessions connected elsewhere were last heard from), and expiries the
