@@ -109,6 +109,8 @@ pub struct WalStats {
     /// fdatasync calls on segment files: one per round, plus one per
     /// segment sealed.
     pub fdatasync_calls: u64,
+    /// Flush requests completed successfully, including those that found
+    /// everything already durable (another round had covered them).
     pub flushes_completed: u64,
 }
 
@@ -281,6 +283,7 @@ impl Wal {
             return;
         }
         if state.durable_seq == state.written_seq && !state.dir_unsynced {
+            state.stats.flushes_completed += 1;
             drop(state);
             callback(Ok(()));
             return;
