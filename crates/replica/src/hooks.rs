@@ -87,6 +87,27 @@ pub trait LeaderSessions: Send + Sync + 'static {
     fn admit(&self, from: NodeId, txn: Txn) -> Txn;
 }
 
+/// What [`LeaderReconfig::reconfigure`] returns: the entry to log.
+pub type ReconfigFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Txn> + Send>>;
+
+/// The leader's handling of a client's reconfig (ZooKeeper's
+/// PrepRequestProcessor for `OpCode.reconfig`), implemented by the server,
+/// which can check the session and the ACL of `/zookeeper/config` and parse
+/// server specs.
+///
+/// Called on the leader for every reconfig write before it enters the log,
+/// local or forwarded from `from`, after [`LeaderSessions::admit`]. It
+/// returns the txn to log: the request itself once the membership change it
+/// asks for has committed (its apply answers the client with the new
+/// `/zookeeper/config`), an error txn when the change is refused (answered
+/// like any failed write), or the request unchanged when reconfig is
+/// disabled (the state machine answers ReconfigDisabled). The proposals
+/// that follow it from the same server wait for it, which keeps each
+/// session's requests in order.
+pub trait LeaderReconfig: Send + Sync + 'static {
+    fn reconfigure(&self, from: NodeId, txn: Txn) -> ReconfigFuture;
+}
+
 /// Where the server's [`LeaderSessions`] is attached once it exists (the
 /// server builds its session tracker around the replica, so the hook arrives
 /// after `Replica::build`). Until then: activity is ignored, revalidation

@@ -13,6 +13,8 @@
 //!
 //! Modules, one job each:
 //! - [`types`]: openraft's type config, the log payload, zxid from log id.
+//! - [`membership`]: ensemble members (raft's node type) and the
+//!   `/zookeeper/config` text derived from a membership entry.
 //! - [`hooks`]: what the server implements (apply, install a snapshot,
 //!   leader sessions) and what log stores implement for snapshots
 //!   ([`LogSource`]).
@@ -44,6 +46,7 @@ pub mod forward_order;
 pub mod hooks;
 pub mod leader_link;
 pub mod log_store;
+pub mod membership;
 pub mod network;
 pub mod pending;
 pub mod proposer;
@@ -57,8 +60,11 @@ pub mod types;
 pub mod wal_log_store;
 
 pub use config::Timing;
-pub use hooks::{ApplyHook, LeaderSessions, LogSource, SnapshotSource};
+pub use hooks::{
+    ApplyHook, LeaderReconfig, LeaderSessions, LogSource, ReconfigFuture, SnapshotSource,
+};
 pub use log_store::MemLogStore;
+pub use membership::Member;
 pub use proposer::{ProposeError, Proposer};
 pub use replica::{Replica, ReplicaConfig, StartError};
 pub use snapshot_store::{SnapshotStore, StoredSnapshot};

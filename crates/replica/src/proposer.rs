@@ -18,7 +18,7 @@ use rzk_state::{Applied, Txn};
 use tokio::sync::oneshot;
 
 use crate::forward_order::ForwardOrder;
-use crate::hooks::{LeaderSessions, SessionsSlot};
+use crate::hooks::{LeaderReconfig, LeaderSessions, SessionsSlot};
 use crate::leader_link::LinkHandle;
 use crate::network::wire::PeerResponse;
 use crate::pending::{CallbackResponder, Pending};
@@ -75,9 +75,14 @@ pub struct Proposer {
     /// if the wall clock does.
     last_stamp_ms: Arc<AtomicI64>,
     sessions: Arc<SessionsSlot>,
+    /// The server's reconfig handling, used while this server leads.
+    reconfig: Arc<std::sync::OnceLock<Arc<dyn LeaderReconfig>>>,
     link: LinkHandle,
     /// Leader side: the newest Forward batch taken from each follower.
     forward_order: Arc<ForwardOrder>,
+    /// Follower side: when the leader was last heard from (the peer
+    /// listener records it; the status reads it).
+    pub(crate) leader_contact: Arc<crate::status::LeaderContact>,
 }
 
 impl std::fmt::Debug for Proposer {
@@ -104,8 +109,10 @@ impl Proposer {
             clock,
             last_stamp_ms: Arc::new(AtomicI64::new(i64::MIN)),
             sessions: Arc::new(SessionsSlot::default()),
+            reconfig: Arc::new(std::sync::OnceLock::new()),
             link,
             forward_order: Arc::new(ForwardOrder::default()),
+            leader_contact: Arc::new(crate::status::LeaderContact::default()),
         }
     }
 
@@ -187,7 +194,18 @@ impl Proposer {
                 leader: forward.leader_id,
             });
         }
-        let txn = self.sessions.admit(from, txn);
+        let mut txn = self.sessions.admit(from, txn);
+        if is_reconfig(&txn) {
+            if let Some(reconfig) = self.reconfig.get() {
+                txn = reconfig.reconfigure(from, txn).await;
+                // The change took a while: leadership may have moved.
+                if let Err(forward) = self.raft.as_leader() {
+                    return Err(ProposeError::NotLeader {
+                        leader: forward.leader_id,
+                    });
+                }
+            }
+        }
         let request = Request {
             time_ms: self.stamp(),
             origin,
@@ -238,6 +256,13 @@ impl Proposer {
     /// Proposals in flight on this server.
     pub fn in_flight(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Attaches the server's reconfig handling (see [`LeaderReconfig`]);
+    /// only the first call counts. Without it (a standalone server) reconfig
+    /// requests are logged as they are and the state machine answers them.
+    pub fn set_leader_reconfig(&self, reconfig: Arc<dyn LeaderReconfig>) -> bool {
+        self.reconfig.set(reconfig).is_ok()
     }
 
     /// Attaches the server's session tracker (see [`LeaderSessions`]); only
@@ -355,4 +380,16 @@ impl Proposer {
             },
         }
     }
+}
+
+/// Whether `txn` is a client's reconfig, which the leader carries out
+/// before logging it.
+fn is_reconfig(txn: &Txn) -> bool {
+    matches!(
+        txn,
+        Txn::Write {
+            op: rzk_state::WriteOp::Reconfig(_),
+            ..
+        }
+    )
 }

@@ -19,6 +19,8 @@ use std::time::Instant;
 
 use openraft::alias::SnapshotMetaOf;
 use openraft::EntryPayload;
+
+use crate::membership::config_entry;
 use rzk_state::{DataTree, Entry, StateConfig};
 
 use crate::hooks::LogSource;
@@ -79,13 +81,21 @@ pub fn replay_snapshot(
                     ),
                 ));
             }
-            if let EntryPayload::Normal(request) = entry.payload {
-                // Exactly what the state machine hands the live apply.
-                tree.apply(&Entry {
-                    zxid: zxid_of(&entry.log_id),
-                    time_ms: request.time_ms,
-                    txn: request.txn,
-                });
+            // Exactly what the state machine hands the live apply.
+            match entry.payload {
+                EntryPayload::Normal(request) => {
+                    tree.apply(&Entry {
+                        zxid: zxid_of(&entry.log_id),
+                        time_ms: request.time_ms,
+                        txn: request.txn,
+                    });
+                }
+                EntryPayload::Membership(membership) => {
+                    if let Some(config) = config_entry(&entry.log_id, &membership) {
+                        tree.apply(&config);
+                    }
+                }
+                EntryPayload::Blank => {}
             }
             next += 1;
         }

@@ -11,7 +11,6 @@ use std::time::Duration;
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{InitializeError, RaftError};
 use openraft::storage::RaftLogStorage;
-use openraft::BasicNode;
 use rzk_state::StateConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -20,6 +19,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Timing, TimingError};
 use crate::hooks::{ApplyHook, LeaderSessions, LogSource, SnapshotSource};
 use crate::leader_link::{self, LinkIdentity, LinkInbox, LinkTiming};
+use crate::membership::Member;
 use crate::network::{listener, PeerNetwork};
 use crate::pending::Pending;
 use crate::proposer::{system_wall_ms, ProposeError, Proposer, WallClock};
@@ -122,6 +122,9 @@ pub struct Replica {
     /// The leader link's queue end and settings, until `run` starts it.
     link_start: Option<(LinkIdentity, LinkTiming, LinkInbox)>,
     link_task: Option<JoinHandle<()>>,
+    /// How long a follower may not hear from its leader and still follow
+    /// it: raft's longest election timeout, `(syncLimit + 1) × tickTime`.
+    leader_silence_ms_max: u64,
 }
 
 impl Replica {
@@ -236,6 +239,8 @@ impl Replica {
             listener_task: None,
             link_start: Some(link_start),
             link_task: None,
+            leader_silence_ms_max: u64::from(config.timing.tick_time_ms)
+                * (u64::from(config.timing.sync_limit_ticks) + 1),
         })
     }
 
@@ -269,17 +274,13 @@ impl Replica {
         }
     }
 
-    /// Makes `members` (server id → peer address `host:port`) the initial
-    /// ensemble, if this replica has no membership yet; otherwise does
-    /// nothing. Every server of a new ensemble may call it with the same
-    /// members (as each reads the same `server.N` lines): the initial entry is
-    /// identical everywhere, and an election follows.
-    pub async fn initialize(&self, members: BTreeMap<NodeId, String>) -> Result<(), String> {
-        let nodes: BTreeMap<NodeId, BasicNode> = members
-            .into_iter()
-            .map(|(id, addr)| (id, BasicNode { addr }))
-            .collect();
-        match self.raft.initialize(nodes).await {
+    /// Makes `members` (server id → its spec) the initial ensemble, all
+    /// voters, if this replica has no membership yet; otherwise does nothing.
+    /// Every server of a new ensemble may call it with the same members (as
+    /// each reads the same `server.N` lines): the initial entry is identical
+    /// everywhere, and an election follows.
+    pub async fn initialize(&self, members: BTreeMap<NodeId, Member>) -> Result<(), String> {
+        match self.raft.initialize(members).await {
             Ok(()) => Ok(()),
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
             Err(e) => Err(e.to_string()),
@@ -289,7 +290,7 @@ impl Replica {
     /// A standalone server: an ensemble of one.
     pub async fn initialize_single(&self) -> Result<(), String> {
         let addr = self.peer_addr.map(|a| a.to_string()).unwrap_or_default();
-        self.initialize(BTreeMap::from([(self.node_id, addr)]))
+        self.initialize(BTreeMap::from([(self.node_id, Member::at(addr))]))
             .await
     }
 
@@ -316,6 +317,14 @@ impl Replica {
         }
     }
 
+    /// Attaches the server's reconfig handling (see
+    /// [`crate::LeaderReconfig`]); a second call is ignored with a warning.
+    pub fn set_leader_reconfig(&self, reconfig: Arc<dyn crate::LeaderReconfig>) {
+        if !self.proposer.set_leader_reconfig(reconfig) {
+            tracing::warn!("reconfig hook attached twice; keeping the first");
+        }
+    }
+
     /// See [`Proposer::report_activity`].
     pub fn report_activity(&self, sessions: Vec<i64>) {
         self.proposer.report_activity(sessions);
@@ -333,7 +342,11 @@ impl Replica {
 
     /// Reads the replica's role, indexes and followers (for 4lw and logs).
     pub fn status_handle(&self) -> crate::status::StatusHandle {
-        crate::status::StatusHandle::new(self.raft.clone())
+        crate::status::StatusHandle::new(
+            self.raft.clone(),
+            self.proposer.leader_contact.clone(),
+            self.leader_silence_ms_max,
+        )
     }
 
     /// The leader this replica knows of (a local view, possibly stale).

@@ -40,8 +40,9 @@ use crate::types::TypeConfig;
 
 /// The first eight bytes of every snapshot file.
 pub const SNAPSHOT_FILE_MAGIC: [u8; 8] = *b"RZKRSNAP";
-/// The header layout this build writes and reads.
-pub const SNAPSHOT_FILE_VERSION: u32 = 1;
+/// The header layout this build writes and reads (2: members carry their
+/// ZooKeeper spec, `crate::membership::Member`).
+pub const SNAPSHOT_FILE_VERSION: u32 = 2;
 /// The largest encoded raft metadata accepted (a membership of a few servers
 /// takes well under a kilobyte; this bounds what a damaged length can cost).
 pub const SNAPSHOT_META_BYTES_MAX: u32 = 1 << 20;

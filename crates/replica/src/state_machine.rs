@@ -23,6 +23,7 @@ use openraft::{EntryPayload, OptionalSend, SnapshotMeta, StoredMembership};
 use rzk_state::Entry;
 
 use crate::hooks::{ApplyHook, SnapshotSource};
+use crate::membership::config_entry;
 use crate::pending::Pending;
 use crate::snapshot_store::StoredSnapshot;
 use crate::snapshots::{SnapshotBuilder, Snapshots};
@@ -149,11 +150,26 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         r.send(Committed { zxid });
                     }
                 }
+                // A membership change also becomes `/zookeeper/config`
+                // (see `crate::membership`), applied in log order with the
+                // rest.
                 EntryPayload::Membership(membership) => {
-                    self.last_membership = StoredMembership::new(Some(log_id), membership);
-                    if let Some(r) = responder {
-                        r.send(Committed { zxid });
+                    match config_entry(&log_id, &membership) {
+                        Some(entry) => {
+                            self.batch.push(entry);
+                            self.waiters.push(Waiter {
+                                origin: None,
+                                responder,
+                                zxid,
+                            });
+                        }
+                        None => {
+                            if let Some(r) = responder {
+                                r.send(Committed { zxid });
+                            }
+                        }
                     }
+                    self.last_membership = StoredMembership::new(Some(log_id), membership);
                 }
             }
         }

@@ -3,9 +3,12 @@
 //!
 //! A plain snapshot of values, so the server needs no openraft types.
 
+use std::sync::Arc;
+
 use openraft::async_runtime::WatchReceiver;
 use openraft::ServerState;
 
+use crate::membership::Member;
 use crate::types::{NodeId, Raft};
 
 /// A server's role, as ZooKeeper names it (`Mode:` in `srvr`,
@@ -74,14 +77,66 @@ pub struct Status {
     /// On the leader: voting followers whose log matches the leader's
     /// commit point (`zk_synced_followers`).
     pub synced_followers: usize,
+    /// This server is not in the effective membership: a reconfig removed
+    /// it (its role is then `Looking`: it has no leader to serve for).
+    pub removed: bool,
     /// Set when raft stopped on a fatal error.
     pub fatal: Option<String>,
+}
+
+/// When this server last heard from its leader: an AppendEntries
+/// (heartbeats included) that raft did not refuse for a higher vote.
+///
+/// Why rzk keeps it: raft reports a follower's leader until a new one is
+/// elected, and with pre-vote a follower cut off from the ensemble (or
+/// removed from it by a reconfig) never becomes a candidate, so it would go
+/// on "following" a leader it cannot hear, serving ever staler reads.
+/// ZooKeeper's follower gives up on a leader silent for syncLimit ticks;
+/// rzk's does the same through this.
+#[derive(Debug)]
+pub struct LeaderContact {
+    epoch: std::time::Instant,
+    /// Milliseconds after `epoch` of the last contact, plus one (0: never).
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Default for LeaderContact {
+    fn default() -> Self {
+        LeaderContact {
+            epoch: std::time::Instant::now(),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl LeaderContact {
+    /// Records a contact now.
+    pub fn touch(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        self.last_ms
+            .store(now + 1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the last contact; `None` if there was none.
+    pub fn millis_since(&self) -> Option<u64> {
+        match self.last_ms.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            at => {
+                let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+                Some(now.saturating_sub(at - 1))
+            }
+        }
+    }
 }
 
 /// Reads [`Status`] from a running raft; cheap to clone.
 #[derive(Clone)]
 pub struct StatusHandle {
     raft: Raft,
+    contact: Arc<LeaderContact>,
+    /// How long a follower or observer may go without hearing from its
+    /// leader and still count it as its leader.
+    leader_silence_ms_max: u64,
 }
 
 impl std::fmt::Debug for StatusHandle {
@@ -91,8 +146,12 @@ impl std::fmt::Debug for StatusHandle {
 }
 
 impl StatusHandle {
-    pub(crate) fn new(raft: Raft) -> Self {
-        StatusHandle { raft }
+    pub(crate) fn new(raft: Raft, contact: Arc<LeaderContact>, leader_silence_ms_max: u64) -> Self {
+        StatusHandle {
+            raft,
+            contact,
+            leader_silence_ms_max,
+        }
     }
 
     /// The current status (a copy; it does not change under the caller).
@@ -103,11 +162,16 @@ impl StatusHandle {
         let voters: Vec<NodeId> = membership.voter_ids().collect();
         let observers = membership.learner_ids().count();
         let is_voter = voters.contains(&m.id);
+        // An uninitialised server has no membership yet: not removed.
+        let removed =
+            m.membership_config.log_id().is_some() && membership.get_node(&m.id).is_none();
         let role = match (&m.running_state, m.state) {
             (Err(_), _) | (_, ServerState::Shutdown) => Role::Stopped,
+            _ if removed => Role::Looking,
             (_, ServerState::Leader) if voters.len() == 1 && observers == 0 => Role::Standalone,
             (_, ServerState::Leader) => Role::Leader,
             (_, ServerState::Candidate) => Role::Looking,
+            _ if !self.hears_leader() => Role::Looking,
             (_, ServerState::Learner) if !is_voter && m.current_leader.is_some() => Role::Observer,
             (_, ServerState::Follower) if m.current_leader.is_some() => Role::Follower,
             _ => Role::Looking,
@@ -141,33 +205,52 @@ impl StatusHandle {
             observers,
             followers,
             synced_followers,
+            removed,
             fatal: m.running_state.as_ref().err().map(|e| e.to_string()),
         }
     }
 
-    /// On the leader: makes every server in `learners` (id -> peer address) a
-    /// learner of the ensemble if it is not a member yet (zoo.cfg's
-    /// observers). Does not wait for them to catch up. Errors name the
+    /// Whether the leader was heard from recently enough to follow it.
+    fn hears_leader(&self) -> bool {
+        self.contact
+            .millis_since()
+            .is_some_and(|ms| ms <= self.leader_silence_ms_max)
+    }
+
+    /// On the leader: makes every server in `learners` a learner of the
+    /// ensemble if it is not a member yet (zoo.cfg's observers), as long as
+    /// the membership is still the initial one: once it has changed (the
+    /// observers were added, or a reconfig changed the ensemble), the log's
+    /// membership is the configuration and zoo.cfg's static list must not
+    /// undo a reconfig. Does not wait for them to catch up. Errors name the
     /// server that could not be added.
     pub async fn ensure_learners(
         &self,
-        learners: &std::collections::BTreeMap<NodeId, String>,
+        learners: &std::collections::BTreeMap<NodeId, Member>,
     ) -> Result<(), String> {
-        for (id, addr) in learners {
-            let known = {
-                let metrics = self.raft.metrics();
-                let m = metrics.borrow_watched();
-                m.membership_config.membership().get_node(id).is_some()
-            };
-            if known {
-                continue;
+        let missing: std::collections::BTreeMap<NodeId, Member> = {
+            let metrics = self.raft.metrics();
+            let m = metrics.borrow_watched();
+            let config = &m.membership_config;
+            if config.log_id().is_some_and(|l| l.index > 0) {
+                return Ok(());
             }
-            let node = openraft::BasicNode { addr: addr.clone() };
-            self.raft
-                .add_learner(*id, node, false)
-                .await
-                .map_err(|e| format!("adding observer {id} ({addr}): {e}"))?;
+            learners
+                .iter()
+                .filter(|(id, _)| config.membership().get_node(id).is_none())
+                .map(|(id, member)| (*id, member.clone()))
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
         }
+        // One entry for all of them: a leader that fails half way cannot
+        // leave some added and the membership no longer initial.
+        let ids: Vec<NodeId> = missing.keys().copied().collect();
+        self.raft
+            .change_membership(openraft::ChangeMembers::AddNodes(missing), false)
+            .await
+            .map_err(|e| format!("adding observers {ids:?}: {e}"))?;
         Ok(())
     }
 

@@ -19,8 +19,10 @@ pub type NodeId = u64;
 ///
 /// - `leader_id_std`: one leader per term, as ZooKeeper has one leader per
 ///   epoch (and log ids stay `(term, index)`).
-/// - `Node = BasicNode`: a peer's `host:port` for raft traffic, taken from
-///   `server.N=host:peerPort:electionPort`.
+/// - `Node = Member`: a server's peer address for raft traffic plus the rest
+///   of its zoo.cfg spec (`server.N=host:peerPort:electionPort;client`), so
+///   `/zookeeper/config` follows from the membership (see
+///   [`crate::membership`]).
 /// - `Responder`: a boxed callback, so a proposal that fails before it commits
 ///   (leadership lost, shutdown) releases its waiting client at once; replies
 ///   to committed entries travel through [`crate::pending`]. (Written out by
@@ -32,7 +34,7 @@ impl openraft::RaftTypeConfig for TypeConfig {
     type D = Request;
     type R = Committed;
     type NodeId = NodeId;
-    type Node = openraft::BasicNode;
+    type Node = crate::membership::Member;
     type Term = u64;
     type LeaderId = leader_id_std::LeaderId<u64, NodeId>;
     type Vote = openraft::impls::Vote<Self::LeaderId>;
@@ -127,6 +129,7 @@ impl std::fmt::Display for Request {
             Txn::Write { .. } => "write",
             Txn::Error { .. } => "error",
             Txn::DeleteContainer { .. } => "deleteContainer",
+            Txn::SetConfig { .. } => "setConfig",
         };
         write!(f, "{kind}@{}", self.time_ms)
     }

@@ -82,6 +82,9 @@
 mod codec;
 mod error;
 
+/// The version byte every payload this store writes starts with.
+pub use codec::FORMAT_VERSION as PAYLOAD_FORMAT_VERSION;
+
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::{create, create_session, replica_config, TreeState};
 use openraft::async_runtime::WatchReceiver;
-use openraft::BasicNode;
+use rzk_replica::Member;
 use rzk_replica::{MemLogStore, NodeId, ProposeError, Replica, SnapshotStore, Timing};
 use rzk_state::Applied;
 use rzk_state::Txn;
@@ -69,9 +69,12 @@ async fn start_cluster(snap_count: u64) -> Vec<Node> {
     for id in 1..=3 {
         nodes.push(start_node(id, snap_count).await);
     }
-    let members: BTreeMap<NodeId, String> = nodes
+    let members: BTreeMap<NodeId, rzk_replica::Member> = nodes
         .iter()
-        .map(|n| (n.id, n.replica().peer_addr().unwrap().to_string()))
+        .map(|n| {
+            let addr = n.replica().peer_addr().unwrap().to_string();
+            (n.id, rzk_replica::Member::at(addr))
+        })
         .collect();
     for n in &nodes {
         n.replica()
@@ -288,7 +291,7 @@ async fn a_late_server_catches_up_from_a_snapshot_over_the_network() {
     let late = start_node(4, SNAP_COUNT).await;
     let addr = late.replica().peer_addr().unwrap().to_string();
     leader_raft
-        .add_learner(4, BasicNode { addr }, true)
+        .add_learner(4, Member::at(addr), true)
         .await
         .expect("learner added");
     nodes.push(late);

@@ -6,16 +6,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 
 use openraft::testing::log_id;
-use openraft::{BasicNode, Membership, SnapshotMeta, StoredMembership};
+use openraft::{Membership, SnapshotMeta, StoredMembership};
+use rzk_replica::Member;
 use rzk_replica::{SnapshotStore, TypeConfig};
 
 type Meta = openraft::alias::SnapshotMetaOf<TypeConfig>;
 
 fn meta(index: u64) -> Meta {
     let members = BTreeMap::from([
-        (1, BasicNode::new("127.0.0.1:2888")),
-        (2, BasicNode::new("127.0.0.1:2889")),
-        (3, BasicNode::new("127.0.0.1:2890")),
+        (1, Member::at("127.0.0.1:2888")),
+        (2, Member::at("127.0.0.1:2889")),
+        (3, Member::at("127.0.0.1:2890")),
     ]);
     let membership =
         Membership::new(vec![BTreeSet::from([1, 2, 3])], members).expect("valid membership");

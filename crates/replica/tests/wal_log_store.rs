@@ -329,7 +329,11 @@ async fn damage_inside_the_log_is_refused_naming_file_and_offset() {
 /// store, to simulate a crash between saving it and deleting segments.
 fn save_purge_point_only(dir: &Path, purged: LogId) {
     let (wal, _) = Wal::open(dir, WalOptions::default()).expect("raw open");
-    let bytes = postcard::to_extend(&purged, vec![1u8]).expect("encode");
+    let bytes = postcard::to_extend(
+        &purged,
+        vec![rzk_replica::wal_log_store::PAYLOAD_FORMAT_VERSION],
+    )
+    .expect("encode");
     wal.save_meta("purged", &bytes).expect("save");
 }
 

@@ -406,3 +406,204 @@ fn five_participants_survive_two_failures() {
         assert!(names.contains(&format!("from{}", s + 1)), "{names:?}");
     }
 }
+
+/// `superDigest` for `super:test` (base64 of sha1("super:test")).
+const SUPER_DIGEST: &str = "super:D/InIHSb7yEEbrWz8b9l71RjZJU=";
+
+fn reconfig(
+    client: &mut RawClient,
+    joining: Option<&str>,
+    leaving: Option<&str>,
+    from_config: i64,
+) -> (ErrorCode, Option<String>) {
+    let r = client
+        .call(
+            OpCode::Reconfig,
+            Request::Reconfig(rzk_proto::records::ReconfigRequest {
+                joining_servers: joining.map(str::to_string),
+                leaving_servers: leaving.map(str::to_string),
+                new_members: None,
+                cur_config_id: from_config,
+            }),
+        )
+        .expect("reconfig");
+    let data = match r.response {
+        Some(Response::Data { data, .. }) => Some(String::from_utf8(data).expect("utf-8")),
+        _ => None,
+    };
+    (r.err, data)
+}
+
+/// The version at the end of a `/zookeeper/config` text.
+fn config_version(text: &str) -> i64 {
+    let hex = text
+        .lines()
+        .find_map(|l| l.strip_prefix("version="))
+        .unwrap_or_else(|| panic!("no version in {text:?}"));
+    i64::from_str_radix(hex, 16).expect("hex version")
+}
+
+/// Dynamic reconfiguration (`reconfigEnabled=true`): `/zookeeper/config`
+/// holds the membership on every server; only a super user may reconfig;
+/// `fromConfig` must match; a fourth server started with the ensemble plus
+/// itself joins as a participant by reconfig, catches up and serves; a
+/// removed follower stops serving; the config everywhere follows.
+#[test]
+fn reconfig_adds_and_removes_participants() {
+    let bin = rzk_binary().expect("the rzk binary is not built (cargo build --release -p rzk)");
+    let n = 4;
+    let client_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    let specs: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "127.0.0.1:{}:{}:participant;127.0.0.1:{}",
+                free_port(),
+                free_port(),
+                client_ports[i]
+            )
+        })
+        .collect();
+    let config = |members: usize| -> Vec<String> {
+        let mut lines = vec![
+            format!("tickTime={TICK_MS}"),
+            "initLimit=20".to_string(),
+            "syncLimit=3".to_string(),
+            "reconfigEnabled=true".to_string(),
+            format!("DigestAuthenticationProvider.superDigest={SUPER_DIGEST}"),
+        ];
+        for (i, spec) in specs.iter().enumerate().take(members) {
+            lines.push(format!("server.{}={spec}", i + 1));
+        }
+        lines
+    };
+    let mut servers: Vec<Rzk> = (0..n)
+        .map(|i| {
+            // The first three form the ensemble; the fourth is started later
+            // with the ensemble plus itself, as ZooKeeper's docs say.
+            let lines = config(if i < 3 { 3 } else { 4 });
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            Rzk::prepare(&bin, client_ports[i], &refs, Some(i as u64 + 1)).expect("prepare")
+        })
+        .collect();
+    for s in servers.iter_mut().take(3) {
+        s.spawn().expect("spawn");
+    }
+    for s in servers.iter_mut().take(3) {
+        s.wait_serving(SERVE_TIMEOUT).expect("serving");
+    }
+    let ensemble = Ensemble { servers };
+
+    // Every server shows the same three participants.
+    let expected_three: String = (0..3)
+        .map(|i| format!("server.{}={}\n", i + 1, specs[i]))
+        .collect();
+    let mut version = 0;
+    for i in 0..3 {
+        let mut c = connect(&ensemble.addr(i), 10_000);
+        sync(&mut c, "/");
+        let text = String::from_utf8(get(&mut c, "/zookeeper/config").expect("config node"))
+            .expect("utf-8");
+        assert!(
+            text.starts_with(&expected_three),
+            "server {} config: {text:?}",
+            i + 1
+        );
+        version = config_version(&text);
+    }
+
+    // The admin session lives on the leader, which stays: a client whose
+    // own server is removed loses its connection before the reply (see
+    // docs/ARCHITECTURE.md, "Dynamic reconfiguration").
+    let leader = ensemble.leader(SERVE_TIMEOUT);
+    let mut admin = connect(&ensemble.addr(leader), 10_000);
+    let joiner = format!("server.4={}", specs[3]);
+    // Not super: NoAuth, nothing changes.
+    assert_eq!(
+        reconfig(&mut admin, Some(&joiner), None, -1).0,
+        ErrorCode::NoAuth
+    );
+    assert!(admin.auth("digest", b"super:test").expect("auth").is_ok());
+    // A stale fromConfig: BadVersion.
+    assert_eq!(
+        reconfig(&mut admin, Some(&joiner), None, version + 1).0,
+        ErrorCode::BadVersion
+    );
+    let mut writer = connect(&ensemble.addr(1), 10_000);
+    assert_eq!(
+        create(&mut writer, "/before", b"b", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+
+    // Server 4 starts (it cannot serve: nobody leads it yet), then joins.
+    let mut ensemble = ensemble;
+    ensemble.servers[3].spawn().expect("spawn server 4");
+    let (err, text) = reconfig(&mut admin, Some(&joiner), None, version);
+    assert_eq!(err, ErrorCode::Ok, "adding server 4");
+    let text = text.expect("the new config in the reply");
+    assert!(text.contains(&format!("{joiner}\n")), "{text:?}");
+    let new_version = config_version(&text);
+    assert!(new_version > version, "{new_version:x} > {version:x}");
+    ensemble.servers[3]
+        .wait_serving(SERVE_TIMEOUT)
+        .expect("server 4 serves once it is a member");
+    let mut on_four = connect(&ensemble.addr(3), 10_000);
+    sync(&mut on_four, "/");
+    assert_eq!(get(&mut on_four, "/before").as_deref(), Some(&b"b"[..]));
+    assert_eq!(
+        String::from_utf8(get(&mut on_four, "/zookeeper/config").unwrap()).unwrap(),
+        text
+    );
+    // Writes through the new member.
+    assert_eq!(
+        create(&mut on_four, "/via4", b"4", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+
+    // Remove a follower.
+    assert_eq!(ensemble.leader(SERVE_TIMEOUT), leader);
+    let removed = (0..3).find(|i| *i != leader).expect("a follower");
+    let (err, text) = reconfig(&mut admin, None, Some(&(removed + 1).to_string()), -1);
+    assert_eq!(err, ErrorCode::Ok, "removing server {}", removed + 1);
+    let text = text.expect("config");
+    assert!(
+        !text.contains(&format!("server.{}=", removed + 1)),
+        "{text:?}"
+    );
+    eventually(
+        Duration::from_secs(15),
+        "the removed server stops serving",
+        || ensemble.mode(removed).is_empty(),
+    );
+    // The others go on and agree on the config.
+    for i in (0..4).filter(|i| *i != removed) {
+        let mut c = connect(&ensemble.addr(i), 10_000);
+        sync(&mut c, "/");
+        assert_eq!(
+            String::from_utf8(get(&mut c, "/zookeeper/config").unwrap()).unwrap(),
+            text,
+            "server {}",
+            i + 1
+        );
+        assert_eq!(get(&mut c, "/via4").as_deref(), Some(&b"4"[..]));
+    }
+    let mut c = connect(&ensemble.addr(leader), 10_000);
+    assert_eq!(
+        create(&mut c, "/after", b"a", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+}
+
+/// Without `reconfigEnabled` the opcode answers ReconfigDisabled, and the
+/// config node still shows the ensemble.
+#[test]
+fn reconfig_disabled_by_default() {
+    let ensemble = Ensemble::start(3, 0);
+    let mut c = connect(&ensemble.addr(0), 10_000);
+    assert_eq!(
+        reconfig(&mut c, None, Some("3"), -1).0,
+        ErrorCode::ReconfigDisabled
+    );
+    sync(&mut c, "/");
+    let text = String::from_utf8(get(&mut c, "/zookeeper/config").unwrap()).unwrap();
+    assert_eq!(text.matches(":participant;").count(), 3, "{text:?}");
+}

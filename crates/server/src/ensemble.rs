@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 
+use rzk_replica::Member;
+
 /// A server's role in the ensemble.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -169,21 +171,21 @@ impl Ensemble {
         self.servers.is_empty()
     }
 
-    /// Participants: server id → peer address.
-    pub fn voters(&self) -> BTreeMap<u64, String> {
+    /// Participants: server id → its raft member.
+    pub fn voters(&self) -> BTreeMap<u64, Member> {
         self.with_role(Role::Participant)
     }
 
-    /// Observers: server id → peer address.
-    pub fn observers(&self) -> BTreeMap<u64, String> {
+    /// Observers: server id → its raft member.
+    pub fn observers(&self) -> BTreeMap<u64, Member> {
         self.with_role(Role::Observer)
     }
 
-    fn with_role(&self, role: Role) -> BTreeMap<u64, String> {
+    fn with_role(&self, role: Role) -> BTreeMap<u64, Member> {
         self.servers
             .values()
             .filter(|s| s.role == role)
-            .map(|s| (s.id, s.peer_address()))
+            .map(|s| (s.id, crate::reconfig::member_of(s)))
             .collect()
     }
 

@@ -47,6 +47,7 @@ pub mod log;
 pub mod ops;
 pub mod outbound;
 pub mod pipeline;
+pub mod reconfig;
 pub mod replicated;
 pub mod reply;
 pub mod role;

@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use rzk_replica::hooks::{ApplyHook, LeaderSessions, SnapshotSource};
 use rzk_replica::snapshot_store::StoredSnapshot;
-use rzk_replica::{Replica, ReplicaConfig, Timing, WalLogStore};
+use rzk_replica::{Member, Replica, ReplicaConfig, Timing, WalLogStore};
 
 use crate::ensemble::Role;
 use rzk_state::{Applied, DataTree, Entry, Txn};
@@ -38,7 +38,7 @@ impl ServerHooks {
         let _ = self.shared.set(Arc::downgrade(shared));
     }
 
-    fn shared(&self) -> Option<Arc<Shared>> {
+    pub(crate) fn shared(&self) -> Option<Arc<Shared>> {
         self.shared.get().and_then(Weak::upgrade)
     }
 }
@@ -109,6 +109,7 @@ pub fn state_config(config: &ServerConfig) -> rzk_state::StateConfig {
         reconfig_enabled: config.reconfig_enabled,
         enforce_quota: config.enforce_quota,
         skip_acl: config.skip_acl,
+        dynamic_config: !config.ensemble.is_empty(),
     }
 }
 
@@ -203,9 +204,9 @@ pub struct Built {
     pub replica: Replica,
     /// Voters of a new ensemble (server id -> peer address), for
     /// `Replica::initialize`; empty for an observer, which never initialises.
-    pub voters: BTreeMap<u64, String>,
+    pub voters: BTreeMap<u64, Member>,
     /// Observers the leader adds as learners.
-    pub observers: BTreeMap<u64, String>,
+    pub observers: BTreeMap<u64, Member>,
 }
 
 /// Builds (not yet runs) the replica this server's zoo.cfg describes, over
@@ -263,6 +264,7 @@ pub async fn build_replica(
     )
     .await
     .map_err(|e| io::Error::other(e.to_string()))?;
+    let hooks_for_reconfig = hooks.clone();
     replica.set_leader_sessions(hooks);
     let observer = me.is_some_and(|s| s.role == Role::Observer)
         || (me.is_none() && config.peer_type == Role::Observer);
@@ -276,7 +278,12 @@ pub async fn build_replica(
             .peer_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        voters.insert(config.my_id, addr);
+        voters.insert(config.my_id, Member::at(addr));
+    } else {
+        replica.set_leader_reconfig(Arc::new(crate::reconfig::Reconfigurer::new(
+            hooks_for_reconfig,
+            replica.raft().clone(),
+        )));
     }
     Ok(Built {
         replica,

@@ -39,7 +39,7 @@ fn has_leader(status: &Status) -> bool {
 pub async fn follow(
     shared: Arc<Shared>,
     handle: StatusHandle,
-    observers: BTreeMap<u64, String>,
+    observers: BTreeMap<u64, rzk_replica::Member>,
 ) -> String {
     let start = handle.status();
     let catch_up_to = start.last_log_index;
@@ -53,8 +53,21 @@ pub async fn follow(
         catch_up_to.map_or("-".to_string(), |i| i.to_string())
     );
     apply(&shared, &start, catch_up_to, None, &mut leaderless_since);
+    // Time alone changes the status too (a leader that has gone silent):
+    // re-read it every tick as well as on every change of raft's metrics.
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(u64::from(
+        shared.config.tick_time_ms.max(10),
+    )));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Ends when raft stops (the watch closes).
-    while let Some(status) = watch.next().await {
+    loop {
+        let status = tokio::select! {
+            changed = watch.next() => match changed {
+                Some(status) => status,
+                None => break,
+            },
+            _ = tick.tick() => handle.status(),
+        };
         if let Some(fatal) = &status.fatal {
             shared.serving.store(false, Ordering::Release);
             return format!("replication stopped: {fatal}");
@@ -88,7 +101,11 @@ pub async fn follow(
 /// Makes zoo.cfg's observers learners, retrying every tick while this
 /// server leads: a new leader cannot change the membership until its
 /// first entry has committed.
-async fn add_observers(handle: StatusHandle, observers: BTreeMap<u64, String>, tick_ms: u32) {
+async fn add_observers(
+    handle: StatusHandle,
+    observers: BTreeMap<u64, rzk_replica::Member>,
+    tick_ms: u32,
+) {
     let mut failures = 0u32;
     // Bounded by leadership: stops once this server no longer leads.
     while handle.status().role == Role::Leader {
@@ -129,6 +146,16 @@ fn apply(
                 status.role,
                 status.leader.map_or("-".to_string(), |l| l.to_string()),
                 status.term
+            );
+        }
+    } else if status.removed {
+        if leaderless_since.is_none() {
+            *leaderless_since = Some(Instant::now());
+        }
+        if previous.is_some_and(|p| p != Role::Looking) {
+            tracing::warn!(
+                "Server {} was removed from the ensemble by a reconfig; not serving clients",
+                status.node_id
             );
         }
     } else if leaderless_since.is_none() {

@@ -19,6 +19,7 @@
 //!   4 Write            session_id:i64 auth:vector<Id> WriteOp
 //!   5 Error            session_id:i64 err:i32 (a known ErrorCode)
 //!   6 DeleteContainer  path:string
+//!   7 SetConfig        servers:string
 //! WriteOp = tag:u8, then by tag
 //!   1 Create    op:i32 (a known OpCode) CreateTTLRequest (path data acl flags ttl)
 //!   2 Delete    DeleteRequest
@@ -63,6 +64,7 @@ mod tag {
     pub const WRITE: u8 = 4;
     pub const ERROR: u8 = 5;
     pub const DELETE_CONTAINER: u8 = 6;
+    pub const SET_CONFIG: u8 = 7;
 
     pub const CREATE: u8 = 1;
     pub const DELETE: u8 = 2;
@@ -231,6 +233,10 @@ fn encode_txn_body(txn: &Txn, out: &mut Vec<u8>) {
             out.push(tag::DELETE_CONTAINER);
             jute::write_string(out, path);
         }
+        Txn::SetConfig { servers } => {
+            out.push(tag::SET_CONFIG);
+            jute::write_string(out, servers);
+        }
     }
 }
 
@@ -260,6 +266,9 @@ fn decode_txn_body(d: &mut Dec<'_>) -> Result<Txn> {
         },
         tag::DELETE_CONTAINER => Txn::DeleteContainer {
             path: r.read_string()?,
+        },
+        tag::SET_CONFIG => Txn::SetConfig {
+            servers: r.read_string()?,
         },
         tag => return Err(CodecError::BadTag { what: "txn", tag }),
     })

@@ -46,6 +46,15 @@ pub enum Txn {
     /// The container/TTL checker found `path` deletable (an empty container that
     /// once had a child, or an expired TTL node). Re-checked at apply time.
     DeleteContainer { path: String },
+    /// The ensemble's membership changed (a raft membership entry was
+    /// applied): `/zookeeper/config` becomes `servers` (one `server.N=...`
+    /// line each, in ZooKeeper's format) followed by `version=<zxid in
+    /// hex>`, as ZooKeeper writes it after a reconfig. Never proposed by a
+    /// client; the replica derives it from the membership entry itself, so
+    /// the node and the membership cannot disagree. A no-op in a standalone
+    /// tree ([`crate::StateConfig::dynamic_config`] false), whose config node
+    /// stays empty as ZooKeeper's standalone one does.
+    SetConfig { servers: String },
 }
 
 /// A client request that goes through the log.

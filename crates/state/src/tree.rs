@@ -35,6 +35,11 @@ pub struct StateConfig {
     pub enforce_quota: bool,
     /// `zookeeper.skipACL` (default false).
     pub skip_acl: bool,
+    /// Part of an ensemble (zoo.cfg has `server.N` lines): `/zookeeper/config`
+    /// holds the membership ([`crate::Txn::SetConfig`]) and reconfig is
+    /// answered from it. False for a standalone server, whose config node
+    /// stays empty and whose reconfig answers Unimplemented, as ZooKeeper's.
+    pub dynamic_config: bool,
 }
 
 /// A live session as the state machine knows it.
@@ -154,6 +159,25 @@ impl DataTree {
         let node = self.lookup(path).ok_or(ErrorCode::NoNode)?;
         self.check_perm(&node.acl, Perms::READ, auth)?;
         Ok(node)
+    }
+
+    /// The leader's checks of a reconfig that need the tree, as ZooKeeper's
+    /// PrepRequestProcessor makes them before the change: the session is
+    /// live (SessionExpired otherwise).
+    pub fn check_reconfig_session(&self, session_id: i64) -> Result<(), ErrorCode> {
+        if self.sessions.is_live(session_id) {
+            Ok(())
+        } else {
+            Err(ErrorCode::SessionExpired)
+        }
+    }
+
+    /// The last check of a reconfig: WRITE on `/zookeeper/config` (whose
+    /// default ACL is world:anyone:r, so only a super user or an ACL set by
+    /// one passes), NoAuth otherwise.
+    pub fn check_reconfig_acl(&self, auth: &[Id]) -> Result<(), ErrorCode> {
+        let node = self.lookup(CONFIG_ZOOKEEPER).ok_or(ErrorCode::NoNode)?;
+        self.check_perm(&node.acl, Perms::WRITE, auth)
     }
 
     /// exists: no ACL check, as in ZooKeeper.

@@ -125,6 +125,7 @@ fn txn() -> impl Strategy<Value = Txn> {
         (any::<i64>(), prop::sample::select(ErrorCode::ALL))
             .prop_map(|(session_id, err)| Txn::Error { session_id, err }),
         text().prop_map(|path| Txn::DeleteContainer { path }),
+        text().prop_map(|servers| Txn::SetConfig { servers }),
     ]
 }
 

@@ -1,7 +1,7 @@
 //! Sessions, ephemerals and the read API.
 mod common;
 use common::*;
-use rzk_proto::{Acl, CreateMode, ErrorCode, EventType, Id, Perms};
+use rzk_proto::{Acl, CreateMode, ErrorCode, EventType, Id, Perms, Response};
 use rzk_state::{SessionInfo, Txn};
 
 #[test]
@@ -320,4 +320,71 @@ fn acl_lists_leave_the_cache_with_their_last_node() {
     zk.multi(vec![mdelete("/p", -1), mdelete("/q", -1)]);
     assert!(zk.tree.exists("/p").is_none());
     assert_eq!(zk.tree.acl_list_count(), base);
+}
+
+/// `/zookeeper/config` in an ensemble: a membership change sets the server
+/// lines plus `version=<zxid hex>`, stat version -1 and mzxid the zxid, and
+/// fires data watches; reconfig then answers with that data. A standalone
+/// tree ignores SetConfig and answers reconfig Unimplemented.
+#[test]
+fn set_config_in_an_ensemble_and_standalone() {
+    use rzk_proto::records::ReconfigRequest;
+    use rzk_state::{Entry, WriteOp};
+    let servers = "server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181\n".to_string();
+    for dynamic_config in [true, false] {
+        let mut tree = rzk_state::DataTree::new(rzk_state::StateConfig {
+            reconfig_enabled: true,
+            dynamic_config,
+            ..Default::default()
+        });
+        tree.apply(&Entry {
+            zxid: 1,
+            time_ms: 5,
+            txn: Txn::CreateSession {
+                session_id: 7,
+                timeout_ms: 10_000,
+                password: vec![0; 16],
+            },
+        });
+        let applied = tree.apply(&Entry {
+            zxid: 0x1f,
+            time_ms: 0,
+            txn: Txn::SetConfig {
+                servers: servers.clone(),
+            },
+        });
+        let (data, stat) = tree
+            .get_data("/zookeeper/config", &[])
+            .expect("config node");
+        let reply = tree.apply(&Entry {
+            zxid: 0x20,
+            time_ms: 9,
+            txn: Txn::Write {
+                session_id: 7,
+                auth: vec![],
+                op: WriteOp::Reconfig(ReconfigRequest {
+                    joining_servers: None,
+                    leaving_servers: Some("3".into()),
+                    new_members: None,
+                    cur_config_id: -1,
+                }),
+            },
+        });
+        if dynamic_config {
+            let expected = format!("{servers}version=1f");
+            assert_eq!(String::from_utf8(data.clone()).unwrap(), expected);
+            assert_eq!((stat.version, stat.mzxid, stat.czxid), (-1, 0x1f, 0));
+            assert_eq!(applied.triggers.len(), 1, "a data watch on the node fires");
+            assert_eq!(reply.reply.err, ErrorCode::Ok);
+            assert_eq!(
+                reply.reply.response,
+                Response::Data { data, stat },
+                "reconfig answers the new config"
+            );
+        } else {
+            assert!(data.is_empty(), "standalone keeps the node empty");
+            assert!(applied.triggers.is_empty());
+            assert_eq!(reply.reply.err, ErrorCode::Unimplemented);
+        }
+    }
 }

@@ -22,7 +22,7 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
     TransferLeaderResponse, VoteRequest, VoteResponse,
 };
-use openraft::{BasicNode, OptionalSend, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
+use openraft::{OptionalSend, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -31,6 +31,7 @@ use super::wire::{
     self, Hello, HelloAck, PeerRequest, PeerResponse, HELLO_FRAME_BYTES_MAX, PEER_FRAME_BYTES_MAX,
     PEER_MAGIC, PROTOCOL_VERSION, SNAPSHOT_CHUNK_BYTES,
 };
+use crate::membership::Member;
 use crate::types::{NodeId, SnapshotBytes, TypeConfig};
 
 /// Creates one [`PeerClient`] per (target, stream) for openraft.
@@ -52,7 +53,7 @@ impl PeerNetwork {
 impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
     type Network = PeerClient;
 
-    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
+    async fn new_client(&mut self, target: NodeId, node: &Member) -> PeerClient {
         PeerClient {
             me: self.me,
             target,

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::alias::SnapshotOf;
+use openraft::raft::AppendEntriesResponse;
 use tokio::io::{BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -182,7 +183,12 @@ async fn dispatch(
     let failed = |e: &dyn std::fmt::Display| PeerResponse::Failed(e.to_string());
     Ok(match request {
         PeerRequest::AppendEntries(rpc) => match ctx.raft.append_entries(rpc).await {
-            Ok(r) => PeerResponse::AppendEntries(r),
+            Ok(r) => {
+                if !matches!(r, AppendEntriesResponse::HigherVote(_)) {
+                    ctx.proposer.leader_contact.touch();
+                }
+                PeerResponse::AppendEntries(r)
+            }
             Err(e) => failed(&e),
         },
         PeerRequest::Vote(rpc) => match ctx.raft.vote(rpc).await {

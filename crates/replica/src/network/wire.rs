@@ -36,7 +36,7 @@ use crate::types::{ForwardedTxn, NodeId, TypeConfig};
 /// "rzkR": the first bytes of every Hello, so a non-rzk peer is told apart at once.
 pub const PEER_MAGIC: u32 = 0x727a_6b52;
 /// Bumped whenever a message's shape changes.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 /// The largest Hello accepted (it is the first frame, before we know the peer).
 pub const HELLO_FRAME_BYTES_MAX: usize = 1024;
 /// The largest frame accepted after the Hello. AppendEntries carries up to

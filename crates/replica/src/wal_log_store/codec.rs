@@ -14,8 +14,9 @@ use serde::Serialize;
 
 use crate::types::{LogId, RaftEntry, TypeConfig};
 
-/// The version byte of every payload this module writes.
-pub const FORMAT_VERSION: u8 = 1;
+/// The version byte of every payload this module writes (2: members carry
+/// their ZooKeeper spec, `crate::membership::Member`).
+pub const FORMAT_VERSION: u8 = 2;
 
 /// Why bytes could not be encoded or decoded, in words for an operator.
 pub type CodecError = String;

@@ -121,9 +121,12 @@ pub async fn start_cluster() -> Vec<Node> {
     for id in 1..=3 {
         nodes.push(start_node(id).await);
     }
-    let members: BTreeMap<NodeId, String> = nodes
+    let members: BTreeMap<NodeId, rzk_replica::Member> = nodes
         .iter()
-        .map(|n| (n.id, n.replica().peer_addr().unwrap().to_string()))
+        .map(|n| {
+            let addr = n.replica().peer_addr().unwrap().to_string();
+            (n.id, rzk_replica::Member::at(addr))
+        })
         .collect();
     for n in &nodes {
         n.replica()
@@ -212,7 +215,7 @@ pub async fn assert_converged(nodes: &[Node], count: usize) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let reference = running[0].tree.entries();
-    assert_eq!(reference.len(), count);
+    assert_eq!(running[0].tree.applied().len(), count);
     for n in &running[1..] {
         assert_eq!(
             n.tree.entries(),

@@ -59,16 +59,17 @@ impl TreeState {
         self.inner().tree.last_zxid()
     }
 
-    /// (zxid, time) of every entry applied, in order.
+    /// The (zxid, time) of every client entry applied, in order (the
+    /// `/zookeeper/config` entries membership changes become are left out).
     pub fn applied(&self) -> Vec<(i64, i64)> {
         self.inner()
             .history
             .iter()
+            .filter(|e| !matches!(e.txn, rzk_state::Txn::SetConfig { .. }))
             .map(|e| (e.zxid, e.time_ms))
             .collect()
     }
 
-    /// Every entry applied, in order.
     /// Every entry applied, in order (alias of [`TreeState::history`]).
     pub fn entries(&self) -> Vec<Entry> {
         self.history()
@@ -119,7 +120,13 @@ impl ApplyHook for TreeState {
         let mut inner = self.inner();
         let mut out = Vec::with_capacity(batch.len());
         for entry in batch {
-            assert!(entry.zxid > inner.tree.last_zxid(), "zxids increase");
+            // The initial membership entry (index 0, as /zookeeper/config)
+            // is the one entry at zxid 0.
+            assert!(
+                entry.zxid > inner.tree.last_zxid()
+                    || (entry.zxid == 0 && inner.history.is_empty()),
+                "zxids increase"
+            );
             out.push(inner.tree.apply(entry));
             inner.history.push(entry.clone());
         }

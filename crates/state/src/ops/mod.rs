@@ -14,6 +14,7 @@ mod set_data;
 use rzk_proto::{ErrorCode, Id, Response};
 
 use crate::entry::{Applied, Entry, Reply, Txn, WriteOp};
+use crate::path::CONFIG_ZOOKEEPER;
 use crate::tree::DataTree;
 
 /// What every op needs to know about the entry that carries it.
@@ -62,6 +63,10 @@ pub(crate) fn apply(tree: &mut DataTree, entry: &Entry) -> Applied {
         }
         Txn::DeleteContainer { path } => container::delete(tree, path, entry.zxid, entry.time_ms),
         Txn::Error { err, .. } => Reply::error(*err),
+        Txn::SetConfig { servers } => {
+            set_config(tree, servers, entry.zxid, entry.time_ms);
+            Reply::ok(Response::Empty)
+        }
         Txn::Write {
             session_id,
             auth,
@@ -114,13 +119,46 @@ fn write(tree: &mut DataTree, ctx: &Ctx<'_>, op: &WriteOp) -> Reply {
     }
 }
 
-/// Reconfig: ReconfigDisabled unless enabled; then the session check; then
-/// Unimplemented, which is what a standalone ZooKeeper answers (dynamic
-/// reconfiguration of an rzk ensemble is not supported yet).
+/// Reconfig: ReconfigDisabled unless enabled; then the session check; then,
+/// on a standalone server, Unimplemented, as ZooKeeper's standalone server
+/// answers. In an ensemble this entry is logged only after the leader has
+/// validated the request and carried the change out (the membership entries
+/// set `/zookeeper/config`, see [`Txn::SetConfig`]); failures are logged as
+/// error entries instead. So here it only answers the client with the new
+/// configuration and its stat, as ZooKeeper's reply to reconfig does.
 fn reconfig(tree: &DataTree, ctx: &Ctx<'_>) -> Result<Response, ErrorCode> {
     if !tree.config.reconfig_enabled {
         return Err(ErrorCode::ReconfigDisabled);
     }
     ctx.check_session(tree)?;
-    Err(ErrorCode::Unimplemented)
+    if !tree.config.dynamic_config {
+        return Err(ErrorCode::Unimplemented);
+    }
+    let node = tree
+        .nodes
+        .get(CONFIG_ZOOKEEPER)
+        .ok_or(ErrorCode::SystemError)?;
+    Ok(Response::Data {
+        data: node.data.clone(),
+        stat: node.client_stat(tree.extended()),
+    })
+}
+
+/// `/zookeeper/config` after a membership change, as ZooKeeper's
+/// `initConfigInZKDatabase` and reconfig write it: the server lines, then
+/// `version=<zxid in hex>`; stat version -1 and mzxid the zxid. mtime is the
+/// entry's time (0 for a membership entry, which carries no time: see
+/// `rzk_replica::membership`). Data watches on the node fire, which is how
+/// Curator's EnsembleTracker follows the ensemble.
+fn set_config(tree: &mut DataTree, servers: &str, zxid: i64, time_ms: i64) {
+    if !tree.config.dynamic_config {
+        return;
+    }
+    let mut text = String::with_capacity(servers.len() + 24);
+    text.push_str(servers);
+    if !servers.is_empty() && !servers.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("version={zxid:x}"));
+    tree.set_node_data(CONFIG_ZOOKEEPER, text.into_bytes(), -1, zxid, time_ms);
 }
