@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::raft::ClientWriteResult;
-use openraft::{BasicNode, Config, ServerState};
+use openraft::{Config, ServerState};
 use rzk_replica::pending::{CallbackResponder, Pending};
 use rzk_replica::types::Raft;
+use rzk_replica::Member;
 use rzk_replica::{NodeId, Request, SnapshotStore, Snapshots, StateMachine, TypeConfig};
 use rzk_state::{Entry, StateConfig, Txn};
 
@@ -217,15 +218,8 @@ impl SimNode {
 }
 
 /// The initial membership every server is initialised with.
-pub fn members(ids: &[NodeId]) -> BTreeMap<NodeId, BasicNode> {
+pub fn members(ids: &[NodeId]) -> BTreeMap<NodeId, Member> {
     ids.iter()
-        .map(|&id| {
-            (
-                id,
-                BasicNode {
-                    addr: format!("sim-{id}"),
-                },
-            )
-        })
+        .map(|&id| (id, Member::at(format!("sim-{id}"))))
         .collect()
 }

@@ -27,7 +27,7 @@ use openraft::network::RPCOption;
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
-use openraft::{BasicNode, OptionalSend, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
+use openraft::{OptionalSend, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
 use rzk_replica::types::{Raft, SnapshotBytes};
 use rzk_replica::{NodeId, TypeConfig};
 
@@ -165,7 +165,7 @@ pub struct SimNetworkFactory {
 impl RaftNetworkFactory<TypeConfig> for SimNetworkFactory {
     type Network = SimClient;
 
-    async fn new_client(&mut self, target: NodeId, _node: &BasicNode) -> SimClient {
+    async fn new_client(&mut self, target: NodeId, _node: &rzk_replica::Member) -> SimClient {
         SimClient {
             me: self.me,
             target,
