@@ -18,6 +18,7 @@
 //! `RZK_SIM_SEED=<n> cargo test -p rzk-replica --test simulation sweep -- --nocapture`;
 //! `RZK_SIM_SEEDS=a..b` sweeps another range.
 
+mod common;
 mod sim;
 
 use std::time::Instant;

@@ -213,7 +213,9 @@ impl PeerClient {
     }
 }
 
-fn streaming_error(e: RPCError<TypeConfig>) -> StreamingError<TypeConfig> {
+/// A one-shot RPC's error as the error of a streaming one (openraft's
+/// snapshot stream); a remote error counts as unreachable.
+pub fn streaming_error(e: RPCError<TypeConfig>) -> StreamingError<TypeConfig> {
     match e {
         RPCError::Timeout(t) => StreamingError::Timeout(t),
         RPCError::Unreachable(u) => StreamingError::Unreachable(u),

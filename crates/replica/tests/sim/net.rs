@@ -28,6 +28,7 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
 use openraft::{OptionalSend, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
+use rzk_replica::network::client::streaming_error;
 use rzk_replica::types::{Raft, SnapshotBytes};
 use rzk_replica::{NodeId, TypeConfig};
 
@@ -246,17 +247,6 @@ impl SimClient {
                 target: self.target,
                 timeout,
             }),
-        }
-    }
-}
-
-fn streaming_error(e: RPCError<TypeConfig>) -> StreamingError<TypeConfig> {
-    match e {
-        RPCError::Timeout(t) => StreamingError::Timeout(t),
-        RPCError::Unreachable(u) => StreamingError::Unreachable(u),
-        RPCError::Network(n) => StreamingError::Network(n),
-        RPCError::RemoteError(r) => {
-            StreamingError::Unreachable(Unreachable::from_string(r.to_string()))
         }
     }
 }

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{InitializeError, RaftError};
-use rzk_proto::request::CreateOp;
-use rzk_proto::{Acl, OpCode};
 use rzk_replica::{NodeId, Timing};
-use rzk_state::{DataTree, StateConfig, Txn, WriteOp};
+use rzk_state::{DataTree, StateConfig, Txn};
 use tokio::time::Instant;
+
+use crate::common::{create, SESSION_ID};
 
 use super::cluster::{members, SimNode};
 use super::net::SimNet;
@@ -32,9 +32,6 @@ use super::world::World;
 pub const TICK_TIME_MS: u32 = 16;
 pub const SYNC_LIMIT_TICKS: u32 = 3;
 pub const INIT_LIMIT_TICKS: u32 = 10;
-
-/// The session every write belongs to.
-pub const SESSION_ID: i64 = 1;
 
 /// Virtual time the end of a run waits for a leader to take a write and for
 /// all servers to converge.
@@ -619,23 +616,5 @@ fn setup_failure(seed: u64, message: String) -> SimFailure {
         tail: Vec::new(),
         trace_hash: 0,
         injected_bug: false,
-    }
-}
-
-/// A create of `path` with `data` in [`SESSION_ID`] (persistent, open ACL).
-pub fn create(path: &str, data: &[u8]) -> Txn {
-    Txn::Write {
-        session_id: SESSION_ID,
-        auth: Vec::new(),
-        op: WriteOp::Create {
-            op: OpCode::Create,
-            create: CreateOp {
-                path: path.to_string(),
-                data: data.to_vec(),
-                acl: Acl::open_unsafe(),
-                flags: 0,
-                ttl: 0,
-            },
-        },
     }
 }
