@@ -67,6 +67,10 @@ pub struct Status {
     pub last_applied_index: Option<u64>,
     /// Last index covered by the newest snapshot.
     pub snapshot_index: Option<u64>,
+    /// Last index purged from the local log: the log holds only entries
+    /// after it, so a follower that lacks an entry at or below it can only
+    /// catch up by a snapshot install.
+    pub purged_index: Option<u64>,
     /// Voters in the effective membership (this server included).
     pub voters: usize,
     /// Learners (observers) in the effective membership.
@@ -201,6 +205,7 @@ impl StatusHandle {
             committed_index,
             last_applied_index: m.last_applied.map(|l| l.index),
             snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
             voters: voters.len(),
             observers,
             followers,

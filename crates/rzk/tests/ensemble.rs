@@ -10,15 +10,25 @@
 //!   the leader killed under write load: a new leader within a few election
 //!   timeouts, no acknowledged write lost, the killed server catching up
 //!   after a restart;
-//! - five participants: two killed, the other three go on.
+//! - five participants: two killed, the other three go on;
+//! - a follower killed while the leader writes past a snapshot and purges
+//!   its log (whole WAL segments): restarted, it catches up by a snapshot
+//!   install, its tree equals the leader's znode for znode (data and Stat),
+//!   and it then keeps up through the log;
+//! - dynamic reconfiguration: `/zookeeper/config` everywhere, super only,
+//!   `fromConfig`, a fourth server added as a participant (it catches up and
+//!   serves), a follower removed (it stops serving); ReconfigDisabled by
+//!   default.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use rzk_client::{ConnectOptions, RawClient};
-use rzk_proto::records::{GetChildrenRequest, GetDataRequest, SyncRequest};
+use rzk_proto::records::{
+    DeleteRequest, GetChildrenRequest, GetDataRequest, SetDataRequest, SyncRequest,
+};
 use rzk_proto::request::CreateOp;
-use rzk_proto::{Acl, CreateMode, ErrorCode, OpCode, Request, Response};
+use rzk_proto::{Acl, CreateMode, ErrorCode, OpCode, Request, Response, Stat};
 use rzk_testkit::{free_port, rzk_binary, Rzk};
 
 /// Short ticks so elections take well under a second (ZooKeeper's sample
@@ -33,6 +43,11 @@ struct Ensemble {
 impl Ensemble {
     /// `participants` voters then `observers` observers, ids 1..; all started.
     fn start(participants: usize, observers: usize) -> Ensemble {
+        Self::start_with(participants, observers, &[])
+    }
+
+    /// As [`Ensemble::start`], with `extra` zoo.cfg lines for every server.
+    fn start_with(participants: usize, observers: usize, extra: &[&str]) -> Ensemble {
         let bin = rzk_binary().expect("the rzk binary is not built (cargo build --release -p rzk)");
         let n = participants + observers;
         let client_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
@@ -43,6 +58,7 @@ impl Ensemble {
             "syncLimit=3".to_string(),
             "minSessionTimeout=200".to_string(),
         ];
+        lines.extend(extra.iter().map(|l| l.to_string()));
         for i in 0..n {
             let role = if i < participants {
                 "participant"
@@ -606,4 +622,318 @@ fn reconfig_disabled_by_default() {
     sync(&mut c, "/");
     let text = String::from_utf8(get(&mut c, "/zookeeper/config").unwrap()).unwrap();
     assert_eq!(text.matches(":participant;").count(), 3, "{text:?}");
+}
+
+/// Replies awaited at most at once by [`pipeline`]: enough to keep the
+/// leader's group commit busy, few enough that replies never pile up.
+const PIPELINE_WINDOW_REQUESTS: usize = 128;
+
+/// Sends `requests` in order with up to [`PIPELINE_WINDOW_REQUESTS`]
+/// unanswered, and returns each reply's error code in request order.
+fn pipeline(client: &mut RawClient, requests: Vec<(OpCode, Request)>) -> Vec<ErrorCode> {
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut codes = Vec::with_capacity(requests.len());
+    for (op, request) in requests {
+        if in_flight.len() == PIPELINE_WINDOW_REQUESTS {
+            let xid = in_flight.pop_front().expect("window is full");
+            codes.push(client.recv(xid).expect("pipelined reply").err);
+        }
+        in_flight.push_back(client.send(op, request).expect("pipelined send"));
+    }
+    while let Some(xid) = in_flight.pop_front() {
+        codes.push(client.recv(xid).expect("pipelined reply").err);
+    }
+    codes
+}
+
+fn create_request(path: String, data: Vec<u8>) -> (OpCode, Request) {
+    let op = CreateOp {
+        path,
+        data,
+        acl: Acl::open_unsafe(),
+        flags: CreateMode::Persistent.code(),
+        ttl: 0,
+    };
+    (OpCode::Create, Request::Create(op))
+}
+
+fn set_data_request(path: String, data: Vec<u8>) -> (OpCode, Request) {
+    let req = SetDataRequest {
+        path,
+        data,
+        version: -1,
+    };
+    (OpCode::SetData, Request::SetData(req))
+}
+
+fn delete_request(path: String) -> (OpCode, Request) {
+    let req = DeleteRequest { path, version: -1 };
+    (OpCode::Delete, Request::Delete(req))
+}
+
+/// A numeric `mntr` value (`zk_...`) of server `i`, if it answered one.
+fn mntr_number(ens: &Ensemble, i: usize, key: &str) -> Option<i64> {
+    let text = ens.servers[i].four_letter("mntr").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('\t')?.trim().parse().ok())
+}
+
+/// The first index of the oldest WAL segment in server `i`'s raft log (the
+/// segment files are named for their first record's index).
+fn oldest_segment_first_index(ens: &Ensemble, i: usize) -> Option<u64> {
+    let dir = ens.servers[i].data_dir().join("raft-log");
+    std::fs::read_dir(&dir)
+        .expect("raft-log dir")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("wal-")?
+                .strip_suffix(".seg")?
+                .parse::<u64>()
+                .ok()
+        })
+        .min()
+}
+
+/// How many times server `i` logged installing a snapshot from the leader
+/// (its log file is appended to across restarts).
+fn snapshot_installs(ens: &Ensemble, i: usize) -> usize {
+    std::fs::read_to_string(ens.servers[i].log_path())
+        .unwrap_or_default()
+        .matches("Installed a snapshot from the leader")
+        .count()
+}
+
+/// Every znode under `/` with its data and Stat, read through `client`.
+fn full_tree(client: &mut RawClient) -> BTreeMap<String, (Vec<u8>, Stat)> {
+    let mut tree = BTreeMap::new();
+    let mut todo = vec!["/".to_string()];
+    while let Some(path) = todo.pop() {
+        let r = client
+            .call(
+                OpCode::GetData,
+                Request::GetData(GetDataRequest {
+                    path: path.clone(),
+                    watch: false,
+                }),
+            )
+            .expect("getData");
+        let Some(Response::Data { data, stat }) = r.response else {
+            panic!("getData {path}: {:?}", r.err);
+        };
+        tree.insert(path.clone(), (data, stat));
+        for child in children(client, &path) {
+            todo.push(if path == "/" {
+                format!("/{child}")
+            } else {
+                format!("{path}/{child}")
+            });
+        }
+    }
+    tree
+}
+
+/// The first path where two trees differ, for a readable failure.
+fn first_difference(
+    a: &BTreeMap<String, (Vec<u8>, Stat)>,
+    b: &BTreeMap<String, (Vec<u8>, Stat)>,
+) -> Option<String> {
+    let paths: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    paths.into_iter().find_map(|p| match (a.get(p), b.get(p)) {
+        (Some(x), Some(y)) if x == y => None,
+        (x, y) => Some(format!(
+            "{p}: leader {:?} follower {:?}",
+            x.map(|(d, s)| (d.len(), s)),
+            y.map(|(d, s)| (d.len(), s))
+        )),
+    })
+}
+
+/// Nodes created while the follower is down.
+const LAG_BULK_NODES: usize = 3_000;
+/// Large values written while the follower is down: together more than one
+/// 64 MiB WAL segment, so the leader's purge removes whole segment files,
+/// not only entries below its purge point.
+const LAG_LARGE_WRITES: usize = 160;
+const LAG_LARGE_VALUE_BYTES: usize = 500 * 1024;
+
+#[test]
+fn lagging_follower_catches_up_by_snapshot_install() {
+    let mut ens = Ensemble::start_with(
+        3,
+        0,
+        &[
+            "snapCount=200",
+            "autopurge.purgeInterval=1",
+            "autopurge.snapRetainCount=3",
+            "maxSessionTimeout=120000",
+        ],
+    );
+    let leader = ens.leader(SERVE_TIMEOUT);
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let (lagging, other) = (followers[0], followers[1]);
+
+    // A little shared history, then the follower goes down hard.
+    let mut writer = connect(&ens.addr(leader), 60_000);
+    assert_eq!(
+        create(&mut writer, "/before", b"b", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+    let mut c = connect(&ens.addr(lagging), 4000);
+    sync(&mut c, "/");
+    assert!(get(&mut c, "/before").is_some());
+    drop(c);
+    let lagging_last_index = mntr_number(&ens, lagging, "zk_last_log_index").expect("mntr");
+    let oldest_segment_before = oldest_segment_first_index(&ens, leader).expect("a segment");
+    let snapshots_dir = ens.servers[lagging].data_dir().join("snapshots");
+    let snapshot_files = |dir: &std::path::Path| {
+        std::fs::read_dir(dir).map_or(0, |d| d.filter_map(Result::ok).count())
+    };
+    assert_eq!(snapshot_installs(&ens, lagging), 0);
+    ens.servers[lagging].kill();
+
+    // While it is down: a live session's ephemeral (through the other
+    // follower), thousands of znodes, large values, deletes and updates.
+    let mut live = connect(&ens.addr(other), 60_000);
+    assert_eq!(
+        create(&mut live, "/live-eph", b"held", CreateMode::Ephemeral),
+        ErrorCode::Ok
+    );
+    let started = Instant::now();
+    let mut batch = vec![create_request("/bulk".to_string(), Vec::new())];
+    batch.extend((0..LAG_BULK_NODES).map(|i| {
+        let data = if i % 3 == 0 {
+            format!("value-{i}").repeat(10).into_bytes()
+        } else {
+            Vec::new()
+        };
+        create_request(format!("/bulk/n{i:05}"), data)
+    }));
+    batch.push(create_request("/large".to_string(), Vec::new()));
+    batch.extend((0..LAG_LARGE_WRITES).map(|i| {
+        set_data_request(
+            "/large".to_string(),
+            vec![(i % 251) as u8; LAG_LARGE_VALUE_BYTES],
+        )
+    }));
+    batch.extend(
+        (0..LAG_BULK_NODES)
+            .step_by(5)
+            .map(|i| delete_request(format!("/bulk/n{i:05}"))),
+    );
+    batch.extend(
+        (1..LAG_BULK_NODES)
+            .step_by(7)
+            .filter(|i| i % 5 != 0) // not deleted above
+            .map(|i| set_data_request(format!("/bulk/n{i:05}"), format!("set-{i}").into_bytes())),
+    );
+    let total = batch.len();
+    let codes = pipeline(&mut writer, batch);
+    let failed: Vec<_> = codes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c != ErrorCode::Ok)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "writes failed: {:?}",
+        &failed[..failed.len().min(5)]
+    );
+    eprintln!(
+        "snapshot catch-up: {total} writes while server {} was down, {:?}",
+        lagging + 1,
+        started.elapsed()
+    );
+
+    // The leader's log no longer holds what the lagging follower lacks: its
+    // purge point is past the follower's last entry, and whole segment files
+    // are gone.
+    eventually(Duration::from_secs(60), "leader purged its log", || {
+        mntr_number(&ens, leader, "zk_last_purged_index").unwrap_or(-1) > lagging_last_index
+            && oldest_segment_first_index(&ens, leader) > Some(oldest_segment_before)
+    });
+    eprintln!(
+        "snapshot catch-up: leader purged through index {:?} (follower had {lagging_last_index}), oldest segment starts at {:?}",
+        mntr_number(&ens, leader, "zk_last_purged_index"),
+        oldest_segment_first_index(&ens, leader)
+    );
+
+    // Restarted, the follower is sent a snapshot, installs it and serves.
+    let restarted = Instant::now();
+    ens.servers[lagging].spawn().expect("restart");
+    ens.servers[lagging]
+        .wait_serving(SERVE_TIMEOUT)
+        .expect("restarted follower serving");
+    let mut on_lagging = connect(&ens.addr(lagging), 60_000);
+    sync(&mut on_lagging, "/");
+    eprintln!(
+        "snapshot catch-up: server {} serving and synced {:?} after its restart",
+        lagging + 1,
+        restarted.elapsed()
+    );
+    assert_eq!(
+        snapshot_installs(&ens, lagging),
+        1,
+        "the follower caught up by one snapshot install"
+    );
+    assert!(
+        snapshot_files(&snapshots_dir) > 0,
+        "the installed snapshot is saved in {}",
+        snapshots_dir.display()
+    );
+    let leader_tree = full_tree(&mut writer);
+    let follower_tree = full_tree(&mut on_lagging);
+    assert!(leader_tree.contains_key("/live-eph"));
+    assert_eq!(
+        leader_tree.len(),
+        follower_tree.len(),
+        "znode count: {:?}",
+        first_difference(&leader_tree, &follower_tree)
+    );
+    assert!(
+        leader_tree == follower_tree,
+        "trees differ: {:?}",
+        first_difference(&leader_tree, &follower_tree)
+    );
+    for key in ["zk_znode_count", "zk_ephemerals_count"] {
+        assert_eq!(
+            mntr_number(&ens, leader, key),
+            mntr_number(&ens, lagging, key),
+            "{key}"
+        );
+    }
+
+    // From here it keeps up through the log: more writes (one through the
+    // caught-up follower itself), no second install.
+    let more: Vec<_> = (0..300)
+        .map(|i| create_request(format!("/bulk/after{i:04}"), b"a".to_vec()))
+        .collect();
+    assert!(pipeline(&mut writer, more)
+        .iter()
+        .all(|c| *c == ErrorCode::Ok));
+    assert_eq!(
+        create(
+            &mut on_lagging,
+            "/from-caught-up",
+            b"",
+            CreateMode::Persistent
+        ),
+        ErrorCode::Ok
+    );
+    sync(&mut on_lagging, "/");
+    assert!(get(&mut on_lagging, "/bulk/after0299").is_some());
+    assert!(get(&mut writer, "/from-caught-up").is_some());
+    assert_eq!(
+        children(&mut on_lagging, "/bulk"),
+        children(&mut writer, "/bulk")
+    );
+    assert_eq!(full_tree(&mut writer), full_tree(&mut on_lagging));
+    assert_eq!(
+        snapshot_installs(&ens, lagging),
+        1,
+        "the follower kept up through the log"
+    );
+    assert!(
+        get(&mut live, "/live-eph").is_some(),
+        "the live session's ephemeral is still there"
+    );
 }

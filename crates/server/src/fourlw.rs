@@ -511,6 +511,7 @@ fn replication_lines(status: &Status, shared: &Shared, line: &mut impl FnMut(&st
     line("commit_index", index(status.committed_index));
     line("last_applied_index", index(status.last_applied_index));
     line("last_snapshot_index", index(status.snapshot_index));
+    line("last_purged_index", index(status.purged_index));
 }
 
 fn open_fds() -> i64 {

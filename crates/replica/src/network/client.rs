@@ -115,6 +115,21 @@ impl Conn {
     }
 }
 
+/// The slowest transfer rate a peer exchange is allowed before it times
+/// out, in bytes per millisecond (10 MB/s: the peer must receive, fdatasync
+/// and answer). openraft gives an AppendEntries only the heartbeat interval
+/// (half a tick: 50 ms with `tickTime=100`, 1 s with 2000), which a batch of
+/// large entries (up to `APPEND_ENTRIES_PER_RPC_MAX` values of up to
+/// `jute.maxbuffer` each) cannot meet: without this allowance such a batch
+/// timed out, the connection was dropped and the same batch re-sent forever,
+/// and the follower never advanced.
+pub const PEER_TRANSFER_BYTES_PER_MS_MIN: usize = 10 * 1024;
+
+/// Extra time an exchange of `bytes` gets on top of raft's RPC timeout.
+fn transfer_allowance(bytes: usize) -> Duration {
+    Duration::from_millis((bytes / PEER_TRANSFER_BYTES_PER_MS_MIN) as u64)
+}
+
 /// Why an exchange with a peer failed.
 enum Failure {
     /// Could not connect or the handshake was refused: back off.
@@ -141,17 +156,23 @@ impl PeerClient {
     }
 
     /// Sends `request` (and, for a snapshot, the chunks of `payload`) and reads
-    /// the response, within `deadline`. Drops the connection on any failure.
+    /// the response, within `deadline` plus the time the bytes may take (see
+    /// [`transfer_allowance`]). Drops the connection on any failure.
     async fn exchange(
         &mut self,
         request: &PeerRequest,
         payload: Option<&[u8]>,
         deadline: Duration,
     ) -> Result<PeerResponse, Failure> {
-        let result = tokio::time::timeout(deadline, self.exchange_inner(request, payload)).await;
-        let result = match result {
-            Ok(r) => r,
-            Err(_) => Err(Failure::Deadline(deadline)),
+        let result = match wire::encode(request) {
+            Ok(body) => {
+                let bytes = body.len() + payload.map_or(0, <[u8]>::len);
+                let deadline = deadline + transfer_allowance(bytes);
+                tokio::time::timeout(deadline, self.exchange_inner(&body, payload))
+                    .await
+                    .unwrap_or(Err(Failure::Deadline(deadline)))
+            }
+            Err(e) => Err(Failure::Io(e)),
         };
         match result {
             Ok(PeerResponse::Failed(reason)) => Err(Failure::Remote(reason)),
@@ -165,7 +186,7 @@ impl PeerClient {
 
     async fn exchange_inner(
         &mut self,
-        request: &PeerRequest,
+        body: &[u8],
         payload: Option<&[u8]>,
     ) -> Result<PeerResponse, Failure> {
         if self.conn.is_none() {
@@ -174,8 +195,7 @@ impl PeerClient {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Failure::Io(io::Error::other("no connection")));
         };
-        let body = wire::encode(request).map_err(Failure::Io)?;
-        wire::write_frame(&mut conn.writer, &body)
+        wire::write_frame(&mut conn.writer, body)
             .await
             .map_err(Failure::Io)?;
         // Bounded by the payload length: one frame per chunk.
