@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use openraft::async_runtime::WatchReceiver;
+use openraft::Instant as _;
 use openraft::ServerState;
 
 use crate::membership::Member;
@@ -84,6 +85,12 @@ pub struct Status {
     /// This server is not in the effective membership: a reconfig removed
     /// it (its role is then `Looking`: it has no leader to serve for).
     pub removed: bool,
+    /// On the leader: milliseconds since a quorum of voters last
+    /// acknowledged it (openraft's `last_quorum_acked`, read at the time of
+    /// this reading, so it grows while nobody answers). `None` when this
+    /// server does not lead, or leads but no quorum has acknowledged it yet.
+    /// A leader that is its own quorum (one voter) reads 0.
+    pub quorum_acked_ms_ago: Option<u64>,
     /// Set when raft stopped on a fatal error.
     pub fatal: Option<String>,
 }
@@ -196,6 +203,14 @@ impl StatusHandle {
             }
             None => (0, 0),
         };
+        let quorum_acked_ms_ago = match m.state {
+            ServerState::Leader if voters.len() <= 1 => Some(0),
+            ServerState::Leader => m
+                .last_quorum_acked
+                .as_ref()
+                .map(|acked| u64::try_from(acked.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            _ => None,
+        };
         Status {
             node_id: m.id,
             role,
@@ -211,6 +226,7 @@ impl StatusHandle {
             followers,
             synced_followers,
             removed,
+            quorum_acked_ms_ago,
             fatal: m.running_state.as_ref().err().map(|e| e.to_string()),
         }
     }

@@ -19,6 +19,14 @@
 //!   `fromConfig`, a fourth server added as a participant (it catches up and
 //!   serves), a follower removed (it stops serving); ReconfigDisabled by
 //!   default.
+//! - a leader whose followers are stopped (SIGSTOP) stops serving within
+//!   `syncLimit` ticks and drops its clients, and serves again (writes
+//!   included) once they are continued;
+//! - read-only mode: three participants with `readonlymode.enabled`, two
+//!   killed; the survivor serves read-only clients (reads of earlier data,
+//!   NotReadOnly for writes, other clients refused, kazoo with
+//!   `read_only=True`), and goes back to read-write, dropping its read-only
+//!   clients, when the others are restarted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -936,4 +944,253 @@ fn lagging_follower_catches_up_by_snapshot_install() {
         get(&mut live, "/live-eph").is_some(),
         "the live session's ephemeral is still there"
     );
+}
+/// Sends `signal` (e.g. "-STOP", "-CONT") to a server's process.
+fn signal(server: &Rzk, signal: &str) {
+    let pid = server.pid().expect("server running");
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+fn four_letter(ens: &Ensemble, i: usize, word: &str) -> String {
+    ens.servers[i].four_letter(word).unwrap_or_default()
+}
+
+/// A session with `readOnly` set in the connect request.
+fn connect_read_only(addr: &str) -> (RawClient, rzk_proto::records::ConnectResponse) {
+    let opts = ConnectOptions {
+        timeout_ms: 4000,
+        read_only: true,
+        ..ConnectOptions::default()
+    };
+    RawClient::connect(addr, opts).expect("read-only session")
+}
+
+/// The error code of a request.
+fn call_err(client: &mut RawClient, op: OpCode, request: Request) -> ErrorCode {
+    client.call(op, request).expect("reply").err
+}
+
+#[test]
+fn leader_without_quorum_stops_serving_until_it_has_one_again() {
+    let mut ens = Ensemble::start(3, 0);
+    let leader = ens.leader(SERVE_TIMEOUT);
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let mut client = connect(&ens.addr(leader), 4000);
+    assert_eq!(
+        create(&mut client, "/before", b"", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+    for f in &followers {
+        signal(&ens.servers[*f], "-STOP");
+    }
+    let stopped = Instant::now();
+    // syncLimit (3) ticks of 100 ms, plus a tick for the timer, plus slack
+    // for a loaded machine.
+    eventually(Duration::from_secs(3), "the leader stops serving", || {
+        four_letter(&ens, leader, "srvr").contains("not currently serving")
+    });
+    let took = stopped.elapsed();
+    assert!(
+        took >= Duration::from_millis(3 * TICK_MS),
+        "stopped serving after {took:?}, before syncLimit ticks"
+    );
+    assert!(
+        client.wait_closed(Duration::from_secs(2)),
+        "the leader's client connection is closed"
+    );
+    let log = std::fs::read_to_string(ens.servers[leader].log_path()).expect("leader log");
+    assert!(
+        log.contains("not sufficient followers synced, a quorum last acknowledged it"),
+        "no quorum-loss line in the leader's log"
+    );
+    // Refused while the quorum is gone.
+    let refused = RawClient::connect(&ens.addr(leader), ConnectOptions::default());
+    assert!(
+        refused.is_err(),
+        "a session on a leader without quorum: {:?}",
+        refused.map(|(_, r)| r)
+    );
+    for f in &followers {
+        signal(&ens.servers[*f], "-CONT");
+    }
+    for i in 0..3 {
+        ens.servers[i]
+            .wait_serving(SERVE_TIMEOUT)
+            .expect("serving again");
+    }
+    let mut again = connect(&ens.addr(leader), 4000);
+    assert_eq!(
+        create(&mut again, "/after", b"", CreateMode::Persistent),
+        ErrorCode::Ok,
+        "a write through the old leader"
+    );
+    sync(&mut again, "/");
+    let names = children(&mut again, "/");
+    assert!(
+        names.contains("before") && names.contains("after"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn read_only_mode_without_a_quorum() {
+    let mut ens = Ensemble::start_with(3, 0, &["readonlymode.enabled=true"]);
+    let survivor = ens.leader(SERVE_TIMEOUT);
+    let victims: Vec<usize> = (0..3).filter(|i| *i != survivor).collect();
+    let addr = ens.addr(survivor);
+    assert_eq!(four_letter(&ens, survivor, "isro"), "rw");
+    let mut rw = connect(&addr, 4000);
+    assert_eq!(
+        create(&mut rw, "/before", b"data", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+    let global = (rw.session_id(), rw.password().to_vec());
+    for v in &victims {
+        ens.servers[*v].kill();
+    }
+    let killed = Instant::now();
+    eventually(Duration::from_secs(10), "isro answers ro", || {
+        four_letter(&ens, survivor, "isro") == "ro"
+    });
+    assert!(
+        killed.elapsed() >= Duration::from_millis(2_000),
+        "read-only before ZooKeeper's 2 s grace period: {:?}",
+        killed.elapsed()
+    );
+    assert!(rw.wait_closed(Duration::from_secs(2)), "rw client dropped");
+    assert!(four_letter(&ens, survivor, "srvr").contains("Mode: read-only"));
+    assert!(four_letter(&ens, survivor, "mntr").contains("zk_server_state\tread-only"));
+
+    // A read-only client: a local session, reads, no writes.
+    let (mut ro, resp) = connect_read_only(&addr);
+    assert_eq!(resp.read_only, Some(true));
+    assert!(resp.timeout_ms > 0 && resp.session_id != 0);
+    assert_ne!(resp.session_id, global.0);
+    assert_eq!(get(&mut ro, "/before").as_deref(), Some(&b"data"[..]));
+    assert!(children(&mut ro, "/").contains("before"));
+    assert!(ro.ping().expect("ping").is_ok());
+    assert_eq!(
+        create(&mut ro, "/during", b"", CreateMode::Persistent),
+        ErrorCode::NotReadOnly
+    );
+    assert_eq!(
+        call_err(
+            &mut ro,
+            OpCode::SetData,
+            Request::SetData(rzk_proto::records::SetDataRequest {
+                path: "/before".to_string(),
+                data: b"new".to_vec(),
+                version: -1,
+            })
+        ),
+        ErrorCode::NotReadOnly
+    );
+    assert_eq!(
+        call_err(
+            &mut ro,
+            OpCode::Sync,
+            Request::Sync(SyncRequest {
+                path: "/".to_string()
+            })
+        ),
+        ErrorCode::NotReadOnly
+    );
+    assert_eq!(get(&mut ro, "/before").as_deref(), Some(&b"data"[..]));
+    assert!(four_letter(&ens, survivor, "mntr").contains("zk_local_sessions\t1"));
+
+    // A client without the flag, and one resuming a global session, are
+    // refused (the connection closes without an answer).
+    let plain = RawClient::connect(&addr, ConnectOptions::default());
+    assert!(
+        plain.is_err(),
+        "not-read-only client: {:?}",
+        plain.map(|(_, r)| r)
+    );
+    let resume_global = RawClient::connect(
+        &addr,
+        ConnectOptions {
+            session_id: global.0,
+            password: global.1.clone(),
+            read_only: true,
+            ..ConnectOptions::default()
+        },
+    );
+    assert!(
+        resume_global.is_err(),
+        "global session resumed read-only: {:?}",
+        resume_global.map(|(_, r)| r)
+    );
+    // A read-only session resumes on a new connection.
+    let (mut ro2, resp2) = RawClient::connect(
+        &addr,
+        ConnectOptions {
+            timeout_ms: 4000,
+            session_id: resp.session_id,
+            password: resp.password.clone(),
+            read_only: true,
+            ..ConnectOptions::default()
+        },
+    )
+    .expect("resume read-only session");
+    assert_eq!(
+        (resp2.session_id, resp2.read_only),
+        (resp.session_id, Some(true))
+    );
+    assert!(
+        ro.wait_closed(Duration::from_secs(2)),
+        "old connection moved"
+    );
+    assert_eq!(get(&mut ro2, "/before").as_deref(), Some(&b"data"[..]));
+
+    if let Some(python) = rzk_testkit::python_with_kazoo() {
+        let script = "import sys\n\
+from kazoo.client import KazooClient\n\
+zk = KazooClient(hosts=sys.argv[1], read_only=True)\n\
+zk.start(timeout=10)\n\
+data, _ = zk.get('/before')\n\
+assert data == b'data', data\n\
+print('kazoo-ro-ok', zk.client_state)\n\
+zk.stop()\n";
+        let out = std::process::Command::new(python)
+            .args(["-c", script, &addr])
+            .output()
+            .expect("run python");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("kazoo-ro-ok"),
+            "kazoo read-only: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        eprintln!("kazoo not installed: skipping its read-only check");
+    }
+
+    // The quorum comes back: read-write again, read-only clients dropped.
+    for v in &victims {
+        ens.servers[*v].restart().expect("restart");
+    }
+    eventually(Duration::from_secs(15), "isro answers rw", || {
+        four_letter(&ens, survivor, "isro") == "rw"
+    });
+    assert!(
+        ro2.wait_closed(Duration::from_secs(2)),
+        "read-only client dropped when the leader is back"
+    );
+    assert!(four_letter(&ens, survivor, "mntr").contains("zk_local_sessions\t0"));
+    let mut back = connect(&addr, 4000);
+    assert_eq!(
+        create(&mut back, "/after", b"", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+    sync(&mut back, "/");
+    let names = children(&mut back, "/");
+    assert!(
+        names.contains("before") && names.contains("after"),
+        "{names:?}"
+    );
+    assert!(!names.contains("during"), "{names:?}");
 }

@@ -30,7 +30,7 @@ use crate::reply::{connect_frame, invalid_session, reply_frame, Body};
 use crate::shared::Shared;
 use crate::stats::ConnStats;
 use crate::watch::ConnId;
-use crate::{auth, fourlw};
+use crate::{auth, fourlw, read_only};
 use rzk_proto::records::{ConnectRequest, ConnectResponse, RequestHeader};
 use rzk_proto::{Decode, DecodeError, ErrorCode, Id, OpCode, Reader, RequestFrame, Response};
 use rzk_state::{Applied, Txn};
@@ -63,6 +63,23 @@ fn is_write_opcode(op: i32) -> bool {
                 | OpCode::Reconfig
         )
     )
+}
+
+/// What a read-only session does instead of the usual routing, if anything
+/// (see [`read_only::verdict`]): a refusal, or closing the local session
+/// (answered Ok, then the connection closes).
+fn read_only_work(op: i32) -> Option<LocalWork> {
+    let (err, close) = match read_only::verdict(op) {
+        read_only::Verdict::Serve => return None,
+        read_only::Verdict::NotReadOnly => (ErrorCode::NotReadOnly, None),
+        read_only::Verdict::CloseLocally => (ErrorCode::Ok, Some(CloseReason::SessionClosed)),
+    };
+    Some(LocalWork::Fail {
+        err,
+        zxid: None,
+        body: Body::Response(Response::Empty),
+        close,
+    })
 }
 
 /// Serves one accepted connection to its end. Never panics on client input;
@@ -150,9 +167,9 @@ async fn session(
     let sent_read_only = request.read_only.is_some();
     let outcome = tokio::select! {
         reason = entry.control.closed() => return reason,
-        outcome = handshake::negotiate(shared, &request) => outcome,
+        outcome = handshake::negotiate(shared, &request, entry.peer) => outcome,
     };
-    let (session_id, timeout_ms, password, resumed) = match outcome {
+    let (session_id, timeout_ms, password, resumed, read_only) = match outcome {
         Err(reason) => return reason,
         Ok(Outcome::Invalid { session_id, why }) => {
             tracing::info!(
@@ -169,7 +186,8 @@ async fn session(
             timeout_ms,
             password,
             resumed,
-        }) => (session_id, timeout_ms, password, resumed),
+            read_only,
+        }) => (session_id, timeout_ms, password, resumed, read_only),
     };
     let stats = &entry.stats;
     stats.session_id.store(session_id, Relaxed);
@@ -202,11 +220,12 @@ async fn session(
             timeout_ms,
             session_id,
             password,
-            read_only: sent_read_only.then_some(false),
+            read_only: sent_read_only.then_some(read_only),
         })));
     }
     tracing::info!(
-        "Session 0x{session_id:x} {} for client {}, negotiated timeout {timeout_ms} ms",
+        "{}ession 0x{session_id:x} {} for client {}, negotiated timeout {timeout_ms} ms",
+        if read_only { "Read-only s" } else { "S" },
         if resumed { "resumed" } else { "established" },
         entry.peer
     );
@@ -223,9 +242,13 @@ async fn session(
         space,
         pipeline: Pipeline::default(),
         closing: None,
+        read_only,
     };
     let reason = conn.run(&mut reader).await;
     conn.close(&reason, writer).await;
+    if read_only && reason == CloseReason::SessionClosed {
+        shared.read_only_sessions().remove(session_id);
+    }
     reason
 }
 
@@ -245,6 +268,9 @@ struct Connection {
     /// Set by a request that ends the connection once answered (closeSession,
     /// failed auth, bad request).
     closing: Option<CloseReason>,
+    /// A read-only session (see `read_only`): local to this server, and its
+    /// writes are refused.
+    read_only: bool,
 }
 
 impl Connection {
@@ -297,7 +323,14 @@ impl Connection {
         self.stats.packets_received.fetch_add(1, Relaxed);
         self.stats.last_activity_ms.store(now_ms, Relaxed);
         self.shared.stats.packets_received.fetch_add(1, Relaxed);
-        if !self.shared.sessions().touch(self.session_id, now_ms) {
+        let live = if self.read_only {
+            self.shared
+                .read_only_sessions()
+                .touch(self.session_id, now_ms)
+        } else {
+            self.shared.sessions().touch(self.session_id, now_ms)
+        };
+        if !live {
             return Err(CloseReason::SessionExpired);
         }
         let header = RequestHeader::decode(&mut Reader::new(&body)).map_err(|e| {
@@ -313,6 +346,12 @@ impl Connection {
             op,
             received_ms: now_ms,
         };
+        if self.read_only {
+            if let Some(work) = read_only_work(header.op) {
+                self.pipeline.push_local(meta, work);
+                return Ok(());
+            }
+        }
         let work = match RequestFrame::decode(&body) {
             Ok(frame) => {
                 LocalWork::from_route(ops::with_opcode(ops::route(frame.request), frame.op))

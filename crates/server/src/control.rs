@@ -45,6 +45,9 @@ pub enum CloseReason {
     /// The server lost its leader: as a ZooKeeper follower does, it drops its
     /// clients, which reconnect to a server that is part of a quorum.
     LostLeader,
+    /// The server left read-only mode (a leader is known again): its
+    /// read-only clients reconnect and find a read-write server.
+    ReadOnlyEnded,
 }
 
 impl CloseReason {
@@ -75,6 +78,9 @@ impl fmt::Display for CloseReason {
             CloseReason::AuthFailed(m) => write!(f, "authentication failed: {m}"),
             CloseReason::Io(m) => write!(f, "socket error: {m}"),
             CloseReason::LostLeader => f.write_str("this server lost its leader"),
+            CloseReason::ReadOnlyEnded => {
+                f.write_str("read-only mode ended (the ensemble has a leader again)")
+            }
             CloseReason::HandshakeTimeout => f.write_str("no connect request in time"),
             CloseReason::LogClosed => f.write_str("server log stopped"),
             CloseReason::Shutdown => f.write_str("server shutting down"),

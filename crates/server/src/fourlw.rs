@@ -92,6 +92,7 @@ pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving 
 
 /// Commands that answer [`NOT_SERVING`] while the server is not serving, as
 /// in ZooKeeper 3.8 (`isro` answers `null` instead; the rest always answer).
+/// A read-only server is serving: they answer, `isro` with `ro`.
 const NEED_SERVING: &[&str] = &[
     "srvr", "stat", "cons", "crst", "srst", "conf", "dirs", "wchs", "wchc", "wchp", "dump", "mntr",
 ];
@@ -99,7 +100,8 @@ const NEED_SERVING: &[&str] = &[
 /// The text of an enabled command (other than `stmk`).
 pub fn run(shared: &Shared, conn_id: ConnId, word: &str) -> String {
     let mut out = String::new();
-    if !shared.is_serving() {
+    let read_only = shared.is_read_only();
+    if !shared.is_serving() && !read_only {
         if word == "isro" {
             return "null".to_string();
         }
@@ -109,7 +111,7 @@ pub fn run(shared: &Shared, conn_id: ConnId, word: &str) -> String {
     }
     match word {
         "ruok" => out.push_str("imok"),
-        "isro" => out.push_str("rw"),
+        "isro" => out.push_str(if read_only { "ro" } else { "rw" }),
         "gtmk" => out.push_str(&shared.trace_mask.load(Relaxed).to_string()),
         "hash" => {}
         "srvr" => stat(shared, conn_id, false, &mut out),
@@ -214,7 +216,7 @@ fn stat(shared: &Shared, conn_id: ConnId, with_clients: bool, out: &mut String) 
     let _ = writeln!(out, "Connections: {}", conns.len());
     let _ = writeln!(out, "Outstanding: {outstanding}");
     let _ = writeln!(out, "Zxid: 0x{zxid:x}");
-    let _ = writeln!(out, "Mode: {}", shared.role());
+    let _ = writeln!(out, "Mode: {}", shared.server_state());
     let _ = writeln!(out, "Node count: {nodes}");
 }
 
@@ -437,9 +439,12 @@ fn mntr(shared: &Shared, out: &mut String) {
         let _ = writeln!(out, "zk_{k}\t{v}");
     };
     line("version", VERSION.to_string());
-    let status = shared.replica_status();
-    let role = status.as_ref().map_or(Role::Standalone, |s| s.role);
-    line("server_state", role.to_string());
+    let status = shared.replica_status().map(|mut s| {
+        // A leader without its quorum reports as looking (see `role`).
+        s.role = shared.role();
+        s
+    });
+    line("server_state", shared.server_state().to_string());
     line("ephemerals_count", ephemerals.to_string());
     line("num_alive_connections", conns.len().to_string());
     line("avg_latency", latency.avg_java());
@@ -466,7 +471,10 @@ fn mntr(shared: &Shared, out: &mut String) {
     line("max_file_descriptor_count", max_fds().to_string());
     line("approximate_data_size", data_size.to_string());
     line("open_file_descriptor_count", open_fds().to_string());
-    line("local_sessions", "0".to_string());
+    line(
+        "local_sessions",
+        shared.read_only_sessions().len().to_string(),
+    );
     line("uptime", shared.clock.now_ms().to_string());
     line("outstanding_tls_handshake", "0".to_string());
     if let Some(status) = status {

@@ -12,6 +12,9 @@
 //! - an unknown or expired id, or a wrong password, gets the "invalid session"
 //!   answer (timeout 0, id 0, zero password) and the connection is closed.
 //!
+//! While the server is read-only (no leader, `readonlymode.enabled`), the
+//! handshake is [`crate::read_only::negotiate`]'s instead.
+//!
 //! Deviation: ZooKeeper closes the session's current connection before it
 //! checks the password, so anyone who knows a session id can cut its client
 //! off. rzk closes it only once the password has been verified.
@@ -30,18 +33,38 @@ pub enum Outcome {
         timeout_ms: i32,
         password: Vec<u8>,
         resumed: bool,
+        /// A read-only session (local to this server, see `read_only`).
+        read_only: bool,
     },
     /// Answer with the invalid-session response, then close.
     Invalid { session_id: i64, why: &'static str },
 }
 
-pub async fn negotiate(shared: &Shared, req: &ConnectRequest) -> Result<Outcome, CloseReason> {
+pub async fn negotiate(
+    shared: &Shared,
+    req: &ConnectRequest,
+    peer: std::net::SocketAddr,
+) -> Result<Outcome, CloseReason> {
     if !shared.is_serving() {
+        if shared.is_read_only() {
+            return crate::read_only::negotiate(shared, req, peer).await;
+        }
         return Err(CloseReason::Handshake(
             "ZooKeeperServer not running: no leader yet, or still applying the log after a start"
                 .to_string(),
         ));
     }
+    check_zxid(shared, req)?;
+    let timeout_ms = shared.config.negotiate_timeout_ms(req.timeout_ms);
+    if req.session_id == 0 {
+        create(shared, timeout_ms).await
+    } else {
+        resume(shared, req, timeout_ms).await
+    }
+}
+
+/// Refuses a client that has seen a newer zxid than this server's tree.
+pub(crate) fn check_zxid(shared: &Shared, req: &ConnectRequest) -> Result<(), CloseReason> {
     let last_zxid = shared.core().tree.last_zxid();
     if req.last_zxid_seen > last_zxid {
         return Err(CloseReason::Handshake(format!(
@@ -49,12 +72,7 @@ pub async fn negotiate(shared: &Shared, req: &ConnectRequest) -> Result<Outcome,
             req.last_zxid_seen, last_zxid
         )));
     }
-    let timeout_ms = shared.config.negotiate_timeout_ms(req.timeout_ms);
-    if req.session_id == 0 {
-        create(shared, timeout_ms).await
-    } else {
-        resume(shared, req, timeout_ms).await
-    }
+    Ok(())
 }
 
 async fn create(shared: &Shared, timeout_ms: i32) -> Result<Outcome, CloseReason> {
@@ -91,6 +109,7 @@ async fn create(shared: &Shared, timeout_ms: i32) -> Result<Outcome, CloseReason
         timeout_ms,
         password,
         resumed: false,
+        read_only: false,
     })
 }
 
@@ -145,13 +164,14 @@ async fn resume(
         timeout_ms,
         password,
         resumed: true,
+        read_only: false,
     })
 }
 
 /// 16 bytes from the operating system's generator. ZooKeeper derives the
 /// password from the id and a server secret with `java.util.Random`; any
 /// unguessable value is equally compatible, since clients only echo it.
-fn random_password() -> Result<Vec<u8>, CloseReason> {
+pub(crate) fn random_password() -> Result<Vec<u8>, CloseReason> {
     let mut password = vec![0u8; SESSION_PASSWORD_BYTES];
     getrandom::fill(&mut password)
         .map_err(|e| CloseReason::Handshake(format!("no randomness for a password: {e}")))?;

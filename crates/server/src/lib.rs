@@ -21,6 +21,8 @@
 //! - [`replicated`]: the hooks `rzk-replica` applies through (`replication=raft`).
 //! - [`watch`]: watch registry with ZooKeeper's trigger rules.
 //! - [`session`]: session deadlines and the expiry task.
+//! - [`read_only`]: read-only mode's handshake, request filter and local
+//!   sessions (the decision to enter it is in [`role`]).
 //! - [`container`]: the container/TTL checker task.
 //! - [`conn_table`]: open connections by id, session and address.
 //! - [`outbound`]: a connection's one bounded outbound queue and its writer.
@@ -48,6 +50,7 @@ pub mod ops;
 pub mod outbound;
 pub mod pipeline;
 pub mod reconfig;
+pub mod read_only;
 pub mod replicated;
 pub mod reply;
 pub mod role;

@@ -75,7 +75,8 @@ pub enum LocalWork {
     Auth(AuthPacket),
     Sasl,
     /// Answer `err` (with `zxid`, or the last zxid when `None`), then close
-    /// if `close` says why: an undecodable request or an unknown opcode.
+    /// if `close` says why: an undecodable request, an unknown opcode, or
+    /// a read-only session's refused write or local closeSession.
     Fail {
         err: ErrorCode,
         zxid: Option<i64>,

@@ -7,12 +7,13 @@
 //! reply atomic with respect to the writes that could fire it.
 //!
 //! Lock order, when more than one is needed: `core`, then `sessions`, then
-//! `conns`. Most paths take one at a time.
+//! `read_only_sessions`, then `conns`. Most paths take one at a time.
 
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::conn_table::ConnTable;
 use crate::log::LogHandle;
+use crate::read_only::ReadOnlySessions;
 use crate::session::SessionTracker;
 use crate::stats::ServerStats;
 use crate::watch::WatchRegistry;
@@ -40,8 +41,15 @@ pub struct Shared {
     /// Whether client sessions are accepted (see `role`): false until the
     /// replica knows a leader and has applied its own log after a start.
     pub serving: AtomicBool,
+    /// Whether the server serves read-only (see `read_only`): no leader for
+    /// a while and `readonlymode.enabled`. Never true with `serving`.
+    pub read_only: AtomicBool,
+    /// Set by `role` while this server is raft's leader but has not heard
+    /// from a quorum for `syncLimit` ticks: it then counts as looking.
+    pub quorum_lost: AtomicBool,
     core: Mutex<Core>,
     sessions: Mutex<SessionTracker>,
+    read_only_sessions: Mutex<ReadOnlySessions>,
     conns: Mutex<ConnTable>,
 }
 
@@ -57,6 +65,7 @@ impl Shared {
         sessions: SessionTracker,
     ) -> Self {
         let watches = WatchRegistry::new(config.skip_acl);
+        let read_only_sessions = ReadOnlySessions::new(u64::from(config.tick_time_ms.max(1)));
         Shared {
             config,
             clock,
@@ -65,8 +74,11 @@ impl Shared {
             trace_mask: AtomicU64::new(DEFAULT_TRACE_MASK),
             replica_status: OnceLock::new(),
             serving: AtomicBool::new(true),
+            read_only: AtomicBool::new(false),
+            quorum_lost: AtomicBool::new(false),
             core: Mutex::new(Core { tree, watches }),
             sessions: Mutex::new(sessions),
+            read_only_sessions: Mutex::new(read_only_sessions),
             conns: Mutex::new(ConnTable::default()),
         }
     }
@@ -81,10 +93,31 @@ impl Shared {
         self.serving.load(Ordering::Acquire)
     }
 
-    /// `Mode:` of `srvr`: leader, follower, observer or standalone.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.load(Ordering::Acquire)
+    }
+
+    /// The role this server acts in: the replica's, except that a leader
+    /// that lost its quorum (see `role`) counts as looking, so it neither
+    /// expires sessions nor reports itself as leader.
     pub fn role(&self) -> rzk_replica::status::Role {
-        self.replica_status()
-            .map_or(rzk_replica::status::Role::Standalone, |s| s.role)
+        use rzk_replica::status::Role;
+        let role = self.replica_status().map_or(Role::Standalone, |s| s.role);
+        if role == Role::Leader && self.quorum_lost.load(Ordering::Acquire) {
+            Role::Looking
+        } else {
+            role
+        }
+    }
+
+    /// ZooKeeper's `getState()`: `Mode:` of `srvr` and `zk_server_state`
+    /// of `mntr` (`read-only` while read-only, else the role).
+    pub fn server_state(&self) -> &'static str {
+        if self.is_read_only() {
+            "read-only"
+        } else {
+            self.role().as_str()
+        }
     }
 
     /// A poisoned lock means a thread panicked mid-update; the data is still the
@@ -95,6 +128,12 @@ impl Shared {
 
     pub fn sessions(&self) -> MutexGuard<'_, SessionTracker> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn read_only_sessions(&self) -> MutexGuard<'_, ReadOnlySessions> {
+        self.read_only_sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn conns(&self) -> MutexGuard<'_, ConnTable> {
