@@ -229,9 +229,15 @@ fn three_participants_and_an_observer() {
     let leader = ens.leader(SERVE_TIMEOUT);
     let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     let observer = 3;
-    assert_eq!(ens.mode(observer), "observer");
+    // The observer serves once the leader has made it a learner and it has
+    // caught up; followers once they have heard from the leader.
+    eventually(SERVE_TIMEOUT, "the observer serves", || {
+        ens.mode(observer) == "observer"
+    });
     for f in &followers {
-        assert_eq!(ens.mode(*f), "follower");
+        eventually(SERVE_TIMEOUT, "the followers serve", || {
+            ens.mode(*f) == "follower"
+        });
     }
     let mntr = ens.servers[leader].four_letter("mntr").expect("mntr");
     assert!(mntr.contains("zk_server_state\tleader"), "{mntr}");

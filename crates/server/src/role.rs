@@ -358,7 +358,11 @@ fn set_mode(shared: &Shared, next: Mode, status: &Status) {
 /// Makes zoo.cfg's observers learners, retrying every tick while this
 /// server leads: a new leader cannot change the membership until its
 /// first entry has committed.
-async fn add_observers(handle: StatusHandle, observers: BTreeMap<u64, rzk_replica::Member>, tick_ms: u32) {
+async fn add_observers(
+    handle: StatusHandle,
+    observers: BTreeMap<u64, rzk_replica::Member>,
+    tick_ms: u32,
+) {
     let mut failures = 0u32;
     // Bounded by leadership: stops once this server no longer leads.
     while handle.status().role == Role::Leader {
