@@ -49,8 +49,6 @@ pub const ZOOKEEPER_JVM_FLAGS: &[&str] = &[
     "-XX:+UseSerialGC",
     "-XX:TieredStopAtLevel=1",
     "-Xshare:auto",
-    "-Djava.net.preferIPv4Stack=true",
-    "-Dzookeeper.root.logger=INFO,CONSOLE",
     "-Dzookeeper.jmx.log4j.disable=true",
 ];
 /// `zkCli.sh` (Java client shell) from the Debian package `zookeeper`.
@@ -340,7 +338,9 @@ fn start_error(what: &str, addr: &str, err: WaitError, log: &Path, timeout: Dura
 /// A standalone Apache ZooKeeper server (Debian package `zookeeper`) running
 /// on 127.0.0.1 in its own temporary directory. Killed on drop.
 pub struct ApacheZk {
-    child: Child,
+    child: Option<Child>,
+    /// JVM flags of every start of this server (see [`ZOOKEEPER_JVM_FLAGS`]).
+    jvm_flags: Vec<String>,
     port: u16,
     log: PathBuf,
     cfg: PathBuf,
@@ -351,7 +351,7 @@ pub struct ApacheZk {
 impl fmt::Debug for ApacheZk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApacheZk")
-            .field("pid", &self.child.id())
+            .field("pid", &self.pid())
             .field("port", &self.port)
             .field("dir", &self.dir.path())
             .finish()
@@ -386,6 +386,14 @@ impl ApacheZk {
     /// Waits up to 60 s for `ruok` → `imok` and `srvr` reporting a mode (see
     /// [`is_serving`]).
     pub fn start_with(extra_cfg_lines: &[&str]) -> io::Result<ApacheZk> {
+        Self::start_with_jvm(extra_cfg_lines, ZOOKEEPER_JVM_FLAGS)
+    }
+
+    /// Start with extra zoo.cfg lines and these JVM flags instead of
+    /// [`ZOOKEEPER_JVM_FLAGS`]: `&[]` is the JVM's own defaults, what
+    /// Debian's packaged `zkServer.sh` runs (its `JAVA_OPTS` is empty), for
+    /// benchmarks.
+    pub fn start_with_jvm(extra_cfg_lines: &[&str], jvm_flags: &[&str]) -> io::Result<ApacheZk> {
         if !Self::available() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -396,7 +404,7 @@ impl ApacheZk {
         // grabs it in between, try again with a new one.
         let mut last_err = None;
         for _ in 0..3 {
-            match Self::try_start(extra_cfg_lines) {
+            match Self::try_start(extra_cfg_lines, jvm_flags) {
                 Ok(zk) => return Ok(zk),
                 Err((e, retry)) => {
                     if !retry {
@@ -409,7 +417,7 @@ impl ApacheZk {
         Err(last_err.expect("at least one attempt"))
     }
 
-    fn try_start(extra: &[&str]) -> Result<ApacheZk, (io::Error, bool)> {
+    fn try_start(extra: &[&str], jvm_flags: &[&str]) -> Result<ApacheZk, (io::Error, bool)> {
         let no_retry = |e: io::Error| (e, false);
         let dir = TempDir::new("rzk-apache-zk").map_err(no_retry)?;
         let data_dir = dir.path().join("data");
@@ -418,7 +426,35 @@ impl ApacheZk {
         let log = dir.path().join("zookeeper.log");
         let port = free_port();
         write_config(&cfg, &data_dir, port, extra).map_err(no_retry)?;
-        let (out, err) = log_stdio(&log).map_err(no_retry)?;
+        let mut zk = ApacheZk {
+            child: None,
+            jvm_flags: jvm_flags.iter().map(|f| f.to_string()).collect(),
+            port,
+            log,
+            cfg,
+            data_dir,
+            dir,
+        };
+        zk.spawn().map_err(no_retry)?;
+        match zk.wait_serving(APACHE_START_TIMEOUT) {
+            Ok(()) => Ok(zk),
+            Err(e) => {
+                zk.kill();
+                let retry = fs::read_to_string(&zk.log)
+                    .map(|s| s.contains("Address already in use"))
+                    .unwrap_or(false);
+                Err((e, retry))
+            }
+        }
+    }
+
+    /// Start the JVM on this server's config and dataDir without waiting
+    /// for it to serve. No-op if running. The log file is appended to.
+    pub fn spawn(&mut self) -> io::Result<()> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let (out, err) = log_stdio(&self.log)?;
         let java = std::env::var("JAVA").unwrap_or_else(|_| {
             if Path::new("/usr/bin/java").exists() {
                 "/usr/bin/java".to_string()
@@ -426,45 +462,39 @@ impl ApacheZk {
                 "java".to_string()
             }
         });
-        let mut child = Command::new(&java)
-            .args(ZOOKEEPER_JVM_FLAGS)
-            .arg(format!("-Dzookeeper.log.dir={}", dir.path().display()))
+        let child = Command::new(&java)
+            .args(&self.jvm_flags)
+            .arg("-Djava.net.preferIPv4Stack=true")
+            .arg("-Dzookeeper.root.logger=INFO,CONSOLE")
+            .arg(format!("-Dzookeeper.log.dir={}", self.dir.path().display()))
             .arg("-cp")
             .arg(Self::classpath())
             .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-            .arg(&cfg)
-            .current_dir(dir.path())
+            .arg(&self.cfg)
+            .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
-            .map_err(|e| {
-                (
-                    io::Error::new(e.kind(), format!("spawn {java}: {e}")),
-                    false,
-                )
-            })?;
-        let addr = format!("127.0.0.1:{port}");
-        match wait_until(&mut child, &addr, APACHE_START_TIMEOUT, is_serving) {
-            Ok(()) => Ok(ApacheZk {
-                child,
-                port,
-                log,
-                cfg,
-                data_dir,
-                dir,
-            }),
-            Err(e) => {
-                kill_child(&mut child);
-                let retry = matches!(e, WaitError::Exited(_))
-                    && fs::read_to_string(&log)
-                        .map(|s| s.contains("Address already in use"))
-                        .unwrap_or(false);
-                Err((
-                    start_error("Apache ZooKeeper", &addr, e, &log, APACHE_START_TIMEOUT),
-                    retry,
-                ))
-            }
+            .map_err(|e| io::Error::new(e.kind(), format!("spawn {java}: {e}")))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Wait until the spawned server serves clients (`srvr` reports a mode).
+    pub fn wait_serving(&mut self, timeout: Duration) -> io::Result<()> {
+        let addr = self.addr();
+        let Some(child) = self.child.as_mut() else {
+            return Err(io::Error::other(format!("{addr}: not started")));
+        };
+        wait_until(child, &addr, timeout, is_serving)
+            .map_err(|e| start_error("Apache ZooKeeper", &addr, e, &self.log, timeout))
+    }
+
+    /// Kill the JVM (SIGKILL) and wait for it; no-op if not running.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_child(&mut child);
         }
     }
 
@@ -493,9 +523,9 @@ impl ApacheZk {
         &self.data_dir
     }
 
-    /// The JVM's process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// The JVM's process id, if running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Send a four-letter word to this server.
@@ -515,7 +545,7 @@ impl Server for ApacheZk {
 
 impl Drop for ApacheZk {
     fn drop(&mut self) {
-        kill_child(&mut self.child);
+        self.kill();
     }
 }
 
