@@ -256,42 +256,84 @@ fn last_path(o: &Options) -> String {
     }
 }
 
-fn bench_rzk(o: &Options) -> Result<Measured, String> {
-    let bin = Path::new(env!("CARGO_BIN_EXE_rzk"));
-    let mut server = Rzk::start(bin).map_err(|e| e.to_string())?;
+/// What the benchmark does to a server process.
+trait Restartable {
+    fn addr(&self) -> String;
+    fn pid(&self) -> Option<u32>;
+    fn kill(&mut self);
+    fn spawn(&mut self) -> std::io::Result<()>;
+    fn log_path(&self) -> &Path;
+}
+
+impl Restartable for Rzk {
+    fn addr(&self) -> String {
+        Rzk::addr(self)
+    }
+    fn pid(&self) -> Option<u32> {
+        Rzk::pid(self)
+    }
+    fn kill(&mut self) {
+        Rzk::kill(self)
+    }
+    fn spawn(&mut self) -> std::io::Result<()> {
+        Rzk::spawn(self)
+    }
+    fn log_path(&self) -> &Path {
+        Rzk::log_path(self)
+    }
+}
+
+impl Restartable for ApacheZk {
+    fn addr(&self) -> String {
+        ApacheZk::addr(self)
+    }
+    fn pid(&self) -> Option<u32> {
+        ApacheZk::pid(self)
+    }
+    fn kill(&mut self) {
+        ApacheZk::kill(self)
+    }
+    fn spawn(&mut self) -> std::io::Result<()> {
+        ApacheZk::spawn(self)
+    }
+    fn log_path(&self) -> &Path {
+        ApacheZk::log_path(self)
+    }
+}
+
+/// Populates a started server, kills it, restarts it; `snapshot_line` is
+/// what its log says when it has loaded its snapshot.
+fn measure(
+    server: &mut impl Restartable,
+    o: &Options,
+    snapshot_line: &str,
+) -> Result<Measured, String> {
     let addr = server.addr();
     let mut m = Measured {
         populate: populate(&addr, o)?,
         ..Measured::default()
     };
-    let pid = server.pid().ok_or("rzk is not running")?;
+    let pid = server.pid().ok_or("the server is not running")?;
     m.rss_after_create_bytes = rss_bytes(pid);
     server.kill();
     let restarted = Instant::now();
     server.spawn().map_err(|e| e.to_string())?;
     m.restart_to_serving = wait_reads(&addr, &last_path(o), restarted)?;
     m.rss_after_restart_bytes = server.pid().map_or(0, rss_bytes);
-    m.snapshot_load_line = last_line_with(server.log_path(), "Restored ");
+    m.snapshot_load_line = last_line_with(server.log_path(), snapshot_line);
     Ok(m)
+}
+
+fn bench_rzk(o: &Options) -> Result<Measured, String> {
+    let bin = Path::new(env!("CARGO_BIN_EXE_rzk"));
+    let mut server = Rzk::start(bin).map_err(|e| e.to_string())?;
+    measure(&mut server, o, "Restored ")
 }
 
 fn bench_zookeeper(o: &Options) -> Result<Measured, String> {
     // The JVM's defaults, as Debian's zkServer.sh runs the server.
     let mut server = ApacheZk::start_with_jvm(&[], &[]).map_err(|e| e.to_string())?;
-    let addr = server.addr();
-    let mut m = Measured {
-        populate: populate(&addr, o)?,
-        ..Measured::default()
-    };
-    let pid = server.pid().ok_or("ZooKeeper is not running")?;
-    m.rss_after_create_bytes = rss_bytes(pid);
-    server.kill();
-    let restarted = Instant::now();
-    server.spawn().map_err(|e| e.to_string())?;
-    m.restart_to_serving = wait_reads(&addr, &last_path(o), restarted)?;
-    m.rss_after_restart_bytes = server.pid().map_or(0, rss_bytes);
-    m.snapshot_load_line = last_line_with(server.log_path(), "Snapshot loaded in");
-    Ok(m)
+    measure(&mut server, o, "Snapshot loaded in")
 }
 
 fn mib(bytes: u64) -> String {

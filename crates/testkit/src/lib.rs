@@ -312,6 +312,21 @@ fn wait_until(
     }
 }
 
+/// Waits until a spawned server (`None`: not started) serves clients.
+fn wait_child_serving(
+    child: Option<&mut Child>,
+    what: &str,
+    addr: &str,
+    timeout: Duration,
+    log: &Path,
+) -> io::Result<()> {
+    let Some(child) = child else {
+        return Err(io::Error::other(format!("{addr}: not started")));
+    };
+    wait_until(child, addr, timeout, is_serving)
+        .map_err(|e| start_error(what, addr, e, log, timeout))
+}
+
 fn kill_child(child: &mut Child) {
     // SIGKILL; ignore "already exited".
     let _ = child.kill();
@@ -484,11 +499,13 @@ impl ApacheZk {
     /// Wait until the spawned server serves clients (`srvr` reports a mode).
     pub fn wait_serving(&mut self, timeout: Duration) -> io::Result<()> {
         let addr = self.addr();
-        let Some(child) = self.child.as_mut() else {
-            return Err(io::Error::other(format!("{addr}: not started")));
-        };
-        wait_until(child, &addr, timeout, is_serving)
-            .map_err(|e| start_error("Apache ZooKeeper", &addr, e, &self.log, timeout))
+        wait_child_serving(
+            self.child.as_mut(),
+            "Apache ZooKeeper",
+            &addr,
+            timeout,
+            &self.log,
+        )
     }
 
     /// Kill the JVM (SIGKILL) and wait for it; no-op if not running.
@@ -690,11 +707,7 @@ impl Rzk {
     /// Wait until the spawned server serves clients (`srvr` reports a mode).
     pub fn wait_serving(&mut self, timeout: Duration) -> io::Result<()> {
         let addr = self.addr();
-        let Some(child) = self.child.as_mut() else {
-            return Err(io::Error::other(format!("{addr}: not started")));
-        };
-        wait_until(child, &addr, timeout, is_serving)
-            .map_err(|e| start_error("rzk", &addr, e, &self.log, timeout))
+        wait_child_serving(self.child.as_mut(), "rzk", &addr, timeout, &self.log)
     }
 
     /// Kill the server (SIGKILL) and wait for it; no-op if not running.
