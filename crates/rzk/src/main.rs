@@ -1,6 +1,7 @@
 //! `rzk`: the ZooKeeper-compatible coordination service.
 //!
-//! `rzk server [--config zoo.cfg]` runs a server. Without a file it listens on
+//! `rzk server [--config zoo.cfg]` runs a server; `rzk bench` load-tests
+//! one (see the `rzk-bench` crate). Without a file it listens on
 //! port 2181 on every address with `./data` as its data directory. SIGINT or
 //! SIGTERM shut it down gracefully: connections are closed, queued replies
 //! flushed.
@@ -29,6 +30,8 @@ enum Command {
         #[arg(long, short = 'c', value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Load-test a ZooKeeper-protocol server (rzk or Apache ZooKeeper).
+    Bench(rzk_bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,13 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Server { config } => server(config),
+        Command::Bench(args) => match rzk_bench::main(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rzk bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
