@@ -111,6 +111,15 @@ const PURGED_KEY: &str = "purged";
 /// memory of one read whatever the caller asks).
 pub const LIMITED_READ_ENTRIES_MAX: u64 = 1024;
 
+/// The most bytes (as stored in the log) one `limited_get_log_entries` call
+/// returns, unless its first entry alone is larger. Replication reads
+/// through that call, so this bounds one AppendEntries message: 512 entries
+/// of near-megabyte values would be hundreds of megabytes in one message,
+/// which a follower takes seconds to receive and fsync, and during which
+/// the leader hears no acknowledgement from it (long enough, under load,
+/// for the leader to count its quorum as lost).
+pub const LIMITED_READ_BYTES_MAX: u64 = 4 * 1024 * 1024;
+
 type Vote = VoteOf<TypeConfig>;
 
 /// The small values kept beside the log, in memory. `vote` and
@@ -184,6 +193,25 @@ impl Inner {
             return Ok(Vec::new());
         }
         let records = self.wal.read(start..end).map_err(self.wal_error("read"))?;
+        records.iter().map(|r| self.decode_record(r)).collect()
+    }
+
+    /// As [`Inner::read_range`], stopping at `max_bytes` of records (but
+    /// never returning nothing for a non-empty readable range).
+    fn read_range_bounded(
+        &self,
+        start: u64,
+        end: u64,
+        max_bytes: u64,
+    ) -> Result<Vec<RaftEntry>, WalLogStoreError> {
+        let start = start.max(self.first_readable_index());
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let records = self
+            .wal
+            .read_bounded(start..end, max_bytes)
+            .map_err(self.wal_error("read"))?;
         records.iter().map(|r| self.decode_record(r)).collect()
     }
 
@@ -445,7 +473,9 @@ impl RaftLogReader<TypeConfig> for WalLogStore {
         end: u64,
     ) -> Result<Vec<RaftEntry>, io::Error> {
         let end = end.min(start.saturating_add(LIMITED_READ_ENTRIES_MAX));
-        Ok(self.inner.read_range(start, end)?)
+        Ok(self
+            .inner
+            .read_range_bounded(start, end, LIMITED_READ_BYTES_MAX)?)
     }
 }
 

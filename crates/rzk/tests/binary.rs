@@ -2,7 +2,7 @@
 //! unknown keys, refuses a broken config, and stops cleanly on SIGTERM.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,10 +14,7 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
+use rzk_testkit::free_port;
 
 fn four_letter(port: u16, word: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;

@@ -59,11 +59,36 @@ pub const CLI_MT: &str = "/usr/lib/zookeeper/bin/cli_mt";
 const APACHE_START_TIMEOUT: Duration = Duration::from_secs(60);
 const RZK_START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A port on 127.0.0.1 that was free a moment ago (bind to port 0, read the
-/// port the kernel chose, release it).
+/// Ports handed out by [`free_port`]: below Linux's default ephemeral range
+/// (32768-60999), so that no outgoing connection of any process on the
+/// machine is given one between the moment it is chosen and the moment a
+/// server binds it. (Asking the kernel for port 0 returns an ephemeral port,
+/// and under load another server's outgoing peer connection took exactly
+/// that port before the server under test could listen on it.)
+const TEST_PORTS: std::ops::Range<u16> = 12_000..32_000;
+
+/// The next candidate port of this process; starts at a place derived from
+/// the process id so that test processes running at once use different
+/// stretches of [`TEST_PORTS`].
+static NEXT_TEST_PORT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A port on 127.0.0.1 that is free now and outside the ephemeral range:
+/// each call returns a different port of [`TEST_PORTS`] that this process
+/// has not handed out before (until the range wraps) and that could be
+/// bound a moment ago.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local_addr").port()
+    use std::sync::atomic::Ordering;
+    let span = u32::from(TEST_PORTS.end - TEST_PORTS.start);
+    let start = (std::process::id().wrapping_mul(7_919)) % span;
+    for _ in 0..span {
+        let step = NEXT_TEST_PORT.fetch_add(1, Ordering::Relaxed);
+        let offset = (start + step) % span;
+        let port = TEST_PORTS.start + offset as u16;
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {TEST_PORTS:?} on 127.0.0.1");
 }
 
 /// Send a four-letter-word command (`ruok`, `srvr`, `stat`, `conf`, `mntr`,
@@ -802,10 +827,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn free_port_is_bindable() {
-        let port = free_port();
-        assert_ne!(port, 0);
-        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("port should be free");
+    fn free_ports_are_bindable_distinct_and_not_ephemeral() {
+        let ports: Vec<u16> = (0..50).map(|_| free_port()).collect();
+        for port in &ports {
+            assert!(TEST_PORTS.contains(port), "{port} outside {TEST_PORTS:?}");
+            TcpListener::bind((Ipv4Addr::LOCALHOST, *port)).expect("port should be free");
+        }
+        let distinct: std::collections::BTreeSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
     }
 
     #[test]

@@ -330,6 +330,37 @@ impl Wal {
         Ok(records)
     }
 
+    /// As [`Wal::read`], but stops before the record that would take the
+    /// records' total size on disk past `max_bytes`; the first record in the
+    /// range is always returned, however large. Replication reads through
+    /// this so that one message to a follower carries a bounded number of
+    /// bytes, not `max_payload_entries` values of up to a megabyte each.
+    pub fn read_bounded(&self, range: Range<u64>, max_bytes: u64) -> Result<Vec<Record>, WalError> {
+        let end = {
+            let state = self.shared().lock();
+            let mut end = range.start;
+            let mut used_bytes = 0u64;
+            let mut any = false;
+            'segments: for segment in &state.segments {
+                let segment_end = range.end.min(segment.next_index());
+                let mut index = end.max(segment.first_index);
+                while index < segment_end {
+                    let size_bytes = segment.offset_of(index + 1) - segment.offset_of(index);
+                    if any && used_bytes + size_bytes > max_bytes {
+                        end = index;
+                        break 'segments;
+                    }
+                    used_bytes += size_bytes;
+                    any = true;
+                    index += 1;
+                }
+                end = end.max(index.min(segment_end));
+            }
+            end
+        };
+        self.read(range.start..end)
+    }
+
     /// Deletes every record after `index` (keeps `index`). Durable when it
     /// returns: a truncated record can never reappear after a crash, so new
     /// records appended at the same indexes are never mixed with old ones.

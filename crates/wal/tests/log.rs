@@ -8,6 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{assert_holds, payload, record, segments, small_options, term, write_log};
+use rzk_wal::layout::RECORD_HEADER_BYTES;
 use rzk_wal::{Record, Wal, WalError, WalOptions};
 
 #[test]
@@ -53,6 +54,44 @@ fn appended_records_read_back_before_and_after_reopen() {
     drop(wal);
     let (wal, _) = Wal::open(dir.path(), small_options()).expect("reopen");
     assert_holds(&wal, 1, 101);
+}
+
+/// A bounded read returns the longest prefix of the range whose records fit
+/// in the byte budget (sizes computed here from the fixture, not by the
+/// crate), across segment boundaries, and never less than one record.
+#[test]
+fn bounded_reads_stop_at_the_byte_budget_but_return_at_least_one_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_log(dir.path(), &small_options(), 1, 100, 3);
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    let size = |index: u64| (RECORD_HEADER_BYTES + payload(index).len()) as u64;
+    for start in [1, 7, 40, 99] {
+        for budget in [0, 1, 50, 200, 1000, 3000, u64::MAX] {
+            let mut expected_end = start;
+            let mut used = 0u64;
+            while expected_end <= 100 {
+                let next = used.saturating_add(size(expected_end));
+                if expected_end > start && next > budget {
+                    break;
+                }
+                used = next;
+                expected_end += 1;
+            }
+            let records = wal.read_bounded(start..200, budget).expect("read");
+            assert_eq!(
+                records,
+                (start..expected_end).map(record).collect::<Vec<_>>(),
+                "start {start}, budget {budget}"
+            );
+        }
+    }
+    // The range's end still bounds the read, and an empty range reads nothing.
+    assert_eq!(wal.read_bounded(10..12, u64::MAX).expect("read").len(), 2);
+    assert!(wal.read_bounded(10..10, u64::MAX).expect("read").is_empty());
+    assert!(wal
+        .read_bounded(200..300, u64::MAX)
+        .expect("read")
+        .is_empty());
 }
 
 #[test]
