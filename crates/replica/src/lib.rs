@@ -45,6 +45,7 @@ pub mod config;
 pub mod forward_order;
 pub mod hooks;
 pub mod leader_link;
+pub mod leader_watch;
 pub mod log_store;
 pub mod membership;
 pub mod network;

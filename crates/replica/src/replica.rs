@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Timing, TimingError};
 use crate::hooks::{ApplyHook, LeaderSessions, LogSource, SnapshotSource};
 use crate::leader_link::{self, LinkIdentity, LinkInbox, LinkTiming};
+use crate::leader_watch::{self, LeaderWatch};
 use crate::membership::Member;
 use crate::network::{listener, PeerNetwork};
 use crate::pending::Pending;
@@ -122,6 +123,8 @@ pub struct Replica {
     /// The leader link's queue end and settings, until `run` starts it.
     link_start: Option<(LinkIdentity, LinkTiming, LinkInbox)>,
     link_task: Option<JoinHandle<()>>,
+    watch_task: Option<JoinHandle<()>>,
+    tick_time_ms: u64,
     /// How long a follower may not hear from its leader and still follow
     /// it: raft's longest election timeout, `(syncLimit + 1) × tickTime`.
     leader_silence_ms_max: u64,
@@ -239,6 +242,8 @@ impl Replica {
             listener_task: None,
             link_start: Some(link_start),
             link_task: None,
+            watch_task: None,
+            tick_time_ms: u64::from(config.timing.tick_time_ms),
             leader_silence_ms_max: u64::from(config.timing.tick_time_ms)
                 * (u64::from(config.timing.sync_limit_ticks) + 1),
         })
@@ -253,12 +258,21 @@ impl Replica {
         self.running = true;
         self.raft.run();
         if let Some(listener) = self.listener.take() {
+            let (leader_watch, closed) = LeaderWatch::channel();
+            self.watch_task = Some(tokio::spawn(leader_watch::run(
+                self.raft.clone(),
+                self.node_id,
+                self.tick_time_ms,
+                closed,
+                self.stop_listener.subscribe(),
+            )));
             self.listener_task = Some(tokio::spawn(listener::serve(
                 listener,
                 self.raft.clone(),
                 self.proposer.clone(),
                 self.node_id,
                 self.cluster_name.clone(),
+                leader_watch,
                 self.stop_listener.subscribe(),
             )));
         }
@@ -371,11 +385,15 @@ impl Replica {
         tokio::time::timeout(timeout, wait).await.ok().flatten()
     }
 
-    /// Stops raft, the peer listener and the leader link. Proposals still
+    /// Stops raft, the peer listener, the leader link and the leader watch.
+    /// Proposals still
     /// waiting see their channel close.
     pub async fn shutdown(mut self) {
         let _ = self.stop_listener.send(true);
-        if let Some(task) = self.link_task.take() {
+        for task in [self.link_task.take(), self.watch_task.take()]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
             let _ = task.await;
         }

@@ -1214,3 +1214,72 @@ zk.stop()\n";
     );
     assert!(!names.contains("during"), "{names:?}");
 }
+
+/// A killed leader is replaced at once, as in ZooKeeper, where followers see
+/// the dead leader's connections close: not after raft's timeouts, which
+/// with the sample zoo.cfg's timing used here (2 s ticks, syncLimit 5) add up
+/// to over 20 s (the lease, `(syncLimit + 1)` ticks, then an election
+/// timeout). Writes through either survivor, each on a fresh session, are
+/// retried until one is acknowledged.
+#[test]
+fn killed_leader_is_replaced_without_waiting_out_timeouts() {
+    let mut ens = Ensemble::start_with(3, 0, &["tickTime=2000", "initLimit=10", "syncLimit=5"]);
+    let leader = ens.leader(SERVE_TIMEOUT);
+    let survivors: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let mut c = connect(&ens.addr(survivors[0]), 30_000);
+    assert_eq!(
+        create(&mut c, "/before", b"", CreateMode::Persistent),
+        ErrorCode::Ok
+    );
+    drop(c);
+
+    let killed = Instant::now();
+    ens.servers[leader].kill();
+    let mut attempts = 0usize;
+    let resumed = loop {
+        assert!(
+            killed.elapsed() < Duration::from_secs(8),
+            "no write acknowledged within 8 s of killing the leader ({attempts} attempts)"
+        );
+        let addr = ens.addr(survivors[attempts % 2]);
+        attempts += 1;
+        let opts = ConnectOptions {
+            timeout_ms: 30_000,
+            ..ConnectOptions::default()
+        };
+        if let Ok((mut client, resp)) = RawClient::connect(&addr, opts) {
+            if resp.timeout_ms > 0 {
+                client.set_read_timeout(Duration::from_secs(2));
+                let op = CreateOp {
+                    path: format!("/after-{attempts}"),
+                    data: Vec::new(),
+                    acl: Acl::open_unsafe(),
+                    flags: CreateMode::Persistent.code(),
+                    ttl: 0,
+                };
+                let reply = client.call(OpCode::Create, Request::Create(op));
+                if reply.is_ok_and(|r| r.err == ErrorCode::Ok) {
+                    break killed.elapsed();
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!("leader failover: a write was acknowledged {resumed:?} after the leader was killed ({attempts} attempts)");
+    let new_leader = ens.leader(SERVE_TIMEOUT);
+    assert!(survivors.contains(&new_leader));
+    let logs: String = survivors
+        .iter()
+        .map(|i| std::fs::read_to_string(ens.servers[*i].log_path()).unwrap_or_default())
+        .collect();
+    assert!(
+        logs.contains("is down: its connection closed and its peer port"),
+        "no survivor logged the dead leader"
+    );
+    let mut c = connect(&ens.addr(new_leader), 30_000);
+    sync(&mut c, "/");
+    assert!(
+        get(&mut c, "/before").is_some(),
+        "the write before the kill survived"
+    );
+}

@@ -29,6 +29,7 @@ use super::wire::{
     FORWARD_BATCH_PROPOSALS_MAX, HELLO_FRAME_BYTES_MAX, PEER_FRAME_BYTES_MAX, PEER_MAGIC,
     PROTOCOL_VERSION, SNAPSHOT_BYTES_MAX, SNAPSHOT_CHUNK_BYTES,
 };
+use crate::leader_watch::LeaderWatch;
 use crate::proposer::Proposer;
 use crate::types::{ForwardedTxn, NodeId, Raft, TypeConfig};
 
@@ -44,6 +45,7 @@ struct Ctx {
     proposer: Proposer,
     me: NodeId,
     cluster_name: Arc<str>,
+    leader_watch: LeaderWatch,
 }
 
 /// Accepts peer connections until `shutdown` turns true (or its sender goes).
@@ -54,6 +56,7 @@ pub async fn serve(
     proposer: Proposer,
     me: NodeId,
     cluster_name: Arc<str>,
+    leader_watch: LeaderWatch,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let ctx = Ctx {
@@ -61,6 +64,7 @@ pub async fn serve(
         proposer,
         me,
         cluster_name,
+        leader_watch,
     };
     let mut connections = JoinSet::new();
     // Runs until shutdown.
@@ -104,6 +108,7 @@ async fn handle(ctx: Ctx, stream: TcpStream, peer: SocketAddr) {
     if let Err(e) = serve_requests(&ctx, from, &mut reader, &mut writer).await {
         tracing::info!("Closing peer connection from server {from} ({peer}): {e}");
     }
+    ctx.leader_watch.peer_closed(from);
 }
 
 /// Reads and checks the Hello, answers it. Returns the peer's server id.

@@ -1,0 +1,224 @@
+//! Fast failover when the leader's process dies.
+//!
+//! A ZooKeeper follower reads from a TCP connection to its leader; when the
+//! leader's process dies the kernel closes that connection at once, the
+//! follower goes LOOKING, and a new leader is elected in well under a second.
+//! Raft as openraft runs it waits instead: a follower grants no vote while
+//! its leader lease (`election_timeout_max`) runs, and starts an election only
+//! when the lease plus an election timeout have passed since the leader was
+//! last heard, about `2 × syncLimit` ticks (over 20 s with the sample
+//! zoo.cfg). That is the right wait when the leader may only be slow or cut
+//! off, and the wrong one when it is known to be gone.
+//!
+//! This watch learns that the leader is gone the way ZooKeeper does: the
+//! leader's connections into this server's peer port close (the listener
+//! reports every closed peer connection here). It then checks with one
+//! connection attempt to the leader's peer port: refused means no process
+//! listens there any more. Anything else (the connect succeeds, times out or
+//! fails otherwise) proves nothing, and raft's own timeouts stay in charge.
+//! A leader that is alive but was only reconnecting answers the attempt.
+//!
+//! Once the leader is known dead, the watch ends this server's lease on it
+//! (openraft's leadership-transfer message addressed to the dead leader does
+//! exactly that and nothing else) so that it grants votes at once, and then
+//! asks raft for an election with pre-vote. Every surviving voter does the
+//! same, one after another in server-id order ([`stagger`]), so that one
+//! candidate usually wins the first round instead of all splitting the vote;
+//! a later one finds a new leader already in place and stays quiet. Pre-vote
+//! keeps the attempt harmless: if some voter still believes in a live leader
+//! the round is refused and nothing changes (no term is spent).
+//!
+//! Safety does not depend on any of this: votes still require an up-to-date
+//! log, so a wrong conclusion costs at most an election.
+
+use std::io;
+use std::time::Duration;
+
+use openraft::alias::VoteOf;
+use openraft::async_runtime::WatchReceiver;
+use openraft::raft::TransferLeaderRequest;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+use crate::types::{NodeId, Raft, TypeConfig};
+
+/// Peer-connection closings waiting for the watch; more are dropped (one per
+/// leader reign is all it needs).
+const CLOSED_QUEUE_EVENTS_MAX: usize = 64;
+/// How long the connection attempt to the leader's peer port may take. A
+/// refused connect on a live host answers in microseconds; a host that does
+/// not answer at all is not a dead process (and not this watch's business).
+const PROBE_CONNECT_TIMEOUT_MS: u64 = 500;
+/// The longest pause between two surviving voters' election attempts.
+const STAGGER_STEP_MS_MAX: u64 = 200;
+
+/// The listener's end: tells the watch that a peer connection closed.
+#[derive(Clone)]
+pub struct LeaderWatch {
+    closed: mpsc::Sender<NodeId>,
+}
+
+impl LeaderWatch {
+    /// A watch and the receiving end for [`run`].
+    pub fn channel() -> (LeaderWatch, mpsc::Receiver<NodeId>) {
+        let (closed, inbox) = mpsc::channel(CLOSED_QUEUE_EVENTS_MAX);
+        (LeaderWatch { closed }, inbox)
+    }
+
+    /// A peer connection from server `from` closed (for whatever reason).
+    pub fn peer_closed(&self, from: NodeId) {
+        // Full means the watch is already busy with closings; dropping one is
+        // harmless.
+        let _ = self.closed.try_send(from);
+    }
+}
+
+/// One leader's reign as this server saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reign {
+    term: u64,
+    leader: NodeId,
+}
+
+/// How long voter `me` waits before its election attempt once leader `dead`
+/// is known gone: its place among the surviving voters in id order, times a
+/// step of half a tick (at most [`STAGGER_STEP_MS_MAX`]).
+pub fn stagger(me: NodeId, dead: NodeId, voters: &[NodeId], tick_ms: u64) -> Duration {
+    let mut survivors: Vec<NodeId> = voters.iter().copied().filter(|v| *v != dead).collect();
+    survivors.sort_unstable();
+    let place = survivors.iter().position(|v| *v == me).unwrap_or(0) as u64;
+    let step_ms = (tick_ms / 2).min(STAGGER_STEP_MS_MAX);
+    Duration::from_millis(place * step_ms)
+}
+
+/// What this server knows of the leader it follows.
+struct Following {
+    reign: Reign,
+    vote: VoteOf<TypeConfig>,
+    /// The leader's peer address.
+    addr: String,
+    voters: Vec<NodeId>,
+}
+
+/// The leader this server follows, if it is a voter following another
+/// server.
+fn following(raft: &Raft, me: NodeId) -> Option<Following> {
+    let m = raft.metrics().borrow_watched().clone();
+    if !m.vote.is_committed() {
+        return None;
+    }
+    let lid = m.vote.leader_id();
+    let reign = Reign {
+        term: lid.term,
+        leader: lid.voted_for,
+    };
+    let membership = m.membership_config.membership();
+    let voters: Vec<NodeId> = membership.voter_ids().collect();
+    if reign.leader == me || !voters.contains(&me) {
+        return None;
+    }
+    let addr = m.membership_config.get_node(&reign.leader)?.addr.clone();
+    Some(Following {
+        reign,
+        vote: m.vote.clone(),
+        addr,
+        voters,
+    })
+}
+
+fn still_following(raft: &Raft, me: NodeId) -> Option<Reign> {
+    following(raft, me).map(|f| f.reign)
+}
+
+/// Whether nothing listens on `addr` any more (the connect is refused).
+async fn refuses_connections(addr: &str) -> bool {
+    let attempt = tokio::time::timeout(
+        Duration::from_millis(PROBE_CONNECT_TIMEOUT_MS),
+        TcpStream::connect(addr),
+    )
+    .await;
+    matches!(attempt, Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused)
+}
+
+/// Acts on closed peer connections until `shutdown` turns true (or its
+/// sender goes).
+pub async fn run(
+    raft: Raft,
+    me: NodeId,
+    tick_ms: u64,
+    mut inbox: mpsc::Receiver<NodeId>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut handled: Option<Reign> = None;
+    loop {
+        let from = tokio::select! {
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    return;
+                }
+                continue;
+            }
+            from = inbox.recv() => match from {
+                Some(from) => from,
+                None => return,
+            },
+        };
+        let Some(Following {
+            reign,
+            vote,
+            addr,
+            voters,
+        }) = following(&raft, me)
+        else {
+            continue;
+        };
+        if reign.leader != from || handled == Some(reign) {
+            continue;
+        }
+        if !refuses_connections(&addr).await {
+            continue;
+        }
+        handled = Some(reign);
+        if still_following(&raft, me) != Some(reign) {
+            continue; // a new reign began while we probed
+        }
+        let wait = stagger(me, reign.leader, &voters, tick_ms);
+        tracing::warn!(
+            "Leader {} (term {}) is down: its connection closed and its peer port {addr} refuses connections; electing a new leader now (this server tries in {} ms) instead of waiting out raft's timeouts",
+            reign.leader,
+            reign.term,
+            wait.as_millis()
+        );
+        // Addressed to the dead leader, the transfer only ends this server's
+        // lease on it, so that it grants the new candidate's vote.
+        let release = TransferLeaderRequest::new(vote, reign.leader, None);
+        if let Err(e) = raft.handle_transfer_leader(release).await {
+            tracing::warn!("Cannot release the dead leader's lease: {e}");
+            continue;
+        }
+        tokio::time::sleep(wait).await;
+        if still_following(&raft, me) != Some(reign) {
+            continue; // someone else already won
+        }
+        if let Err(e) = raft.trigger().elect(true).await {
+            tracing::warn!("Cannot start an election: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survivors_take_turns_in_id_order_half_a_tick_apart_at_most_200_ms() {
+        let voters = [1, 2, 3, 4, 5];
+        let ms = |me, dead, tick| stagger(me, dead, &voters, tick).as_millis();
+        assert_eq!(ms(1, 3, 100), 0);
+        assert_eq!(ms(2, 3, 100), 50);
+        assert_eq!(ms(4, 3, 100), 100);
+        assert_eq!(ms(5, 3, 100), 150);
+        assert_eq!(ms(2, 1, 100), 0, "the dead leader takes no place");
+        assert_eq!(ms(5, 1, 2000), 600, "steps are capped at 200 ms");
+    }
+}
