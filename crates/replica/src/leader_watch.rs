@@ -120,7 +120,7 @@ fn following(raft: &Raft, me: NodeId) -> Option<Following> {
     let addr = m.membership_config.get_node(&reign.leader)?.addr.clone();
     Some(Following {
         reign,
-        vote: m.vote.clone(),
+        vote: m.vote,
         addr,
         voters,
     })
