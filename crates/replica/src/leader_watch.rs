@@ -11,12 +11,13 @@
 //! off, and the wrong one when it is known to be gone.
 //!
 //! This watch learns that the leader is gone the way ZooKeeper does: the
-//! leader's connections into this server's peer port close (the listener
-//! reports every closed peer connection here). It then checks with one
-//! connection attempt to the leader's peer port: refused means no process
-//! listens there any more. Anything else (the connect succeeds, times out or
-//! fails otherwise) proves nothing, and raft's own timeouts stay in charge.
-//! A leader that is alive but was only reconnecting answers the attempt.
+//! leader's connections into this server's peer port are closed (the
+//! listener counts the open connections from each server here). While none
+//! from the leader is open, it checks with a connection attempt to the
+//! leader's peer port: refused means no process listens there any more.
+//! Anything else (the connect succeeds, times out or fails otherwise) proves
+//! nothing, and raft's own timeouts stay in charge. A leader that is alive
+//! but was only reconnecting answers the attempt.
 //!
 //! Once the leader is known dead, the watch ends this server's lease on it
 //! (openraft's leadership-transfer message addressed to the dead leader does
@@ -31,45 +32,81 @@
 //! Safety does not depend on any of this: votes still require an up-to-date
 //! log, so a wrong conclusion costs at most an election.
 
+use std::collections::HashMap;
 use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use openraft::alias::VoteOf;
 use openraft::async_runtime::WatchReceiver;
 use openraft::raft::TransferLeaderRequest;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{watch, Notify};
+use tokio::time::MissedTickBehavior;
 
 use crate::types::{NodeId, Raft, TypeConfig};
 
-/// Peer-connection closings waiting for the watch; more are dropped (one per
-/// leader reign is all it needs).
-const CLOSED_QUEUE_EVENTS_MAX: usize = 64;
 /// How long the connection attempt to the leader's peer port may take. A
 /// refused connect on a live host answers in microseconds; a host that does
 /// not answer at all is not a dead process (and not this watch's business).
 const PROBE_CONNECT_TIMEOUT_MS: u64 = 500;
+/// The longest pause between two checks while no connection from the leader
+/// is open (half a tick when ticks are shorter).
+const CHECK_INTERVAL_MS_MAX: u64 = 100;
 /// The longest pause between two surviving voters' election attempts.
 const STAGGER_STEP_MS_MAX: u64 = 200;
 
-/// The listener's end: tells the watch that a peer connection closed.
-#[derive(Clone)]
+/// The listener's end: counts the open peer connections from each server
+/// and wakes the watch when one closes.
+#[derive(Clone, Default)]
 pub struct LeaderWatch {
-    closed: mpsc::Sender<NodeId>,
+    inner: Arc<WatchInner>,
+}
+
+#[derive(Default)]
+struct WatchInner {
+    open: Mutex<HashMap<NodeId, usize>>,
+    closed: Notify,
 }
 
 impl LeaderWatch {
-    /// A watch and the receiving end for [`run`].
-    pub fn channel() -> (LeaderWatch, mpsc::Receiver<NodeId>) {
-        let (closed, inbox) = mpsc::channel(CLOSED_QUEUE_EVENTS_MAX);
-        (LeaderWatch { closed }, inbox)
+    /// A connection from server `from` passed its handshake; it counts as
+    /// open until the returned guard is dropped.
+    pub fn opened(&self, from: NodeId) -> OpenConnection {
+        *self.lock().entry(from).or_default() += 1;
+        OpenConnection {
+            watch: self.clone(),
+            from,
+        }
     }
 
-    /// A peer connection from server `from` closed (for whatever reason).
-    pub fn peer_closed(&self, from: NodeId) {
-        // Full means the watch is already busy with closings; dropping one is
-        // harmless.
-        let _ = self.closed.try_send(from);
+    /// Peer connections from `from` open now.
+    fn open_from(&self, from: NodeId) -> usize {
+        self.lock().get(&from).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<NodeId, usize>> {
+        self.inner.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An open peer connection, counted by the [`LeaderWatch`] until dropped.
+pub struct OpenConnection {
+    watch: LeaderWatch,
+    from: NodeId,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        let mut open = self.watch.lock();
+        if let Some(count) = open.get_mut(&self.from) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.from);
+            }
+        }
+        drop(open);
+        self.watch.inner.closed.notify_one();
     }
 }
 
@@ -140,29 +177,36 @@ async fn refuses_connections(addr: &str) -> bool {
     matches!(attempt, Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused)
 }
 
-/// Acts on closed peer connections until `shutdown` turns true (or its
-/// sender goes).
+/// Watches the leader until `shutdown` turns true (or its sender goes):
+/// woken when a peer connection closes, and every half tick (at most
+/// [`CHECK_INTERVAL_MS_MAX`]), it probes the leader's peer port only while no
+/// connection from the leader is open, so a healthy ensemble (whose leader
+/// keeps connections to every follower for its heartbeats) sees no probes.
+/// Checking again on the timer, not only on the closing, also covers a
+/// leader whose connections were already gone when it died and a probe that
+/// reached a process still in the middle of dying.
 pub async fn run(
     raft: Raft,
     me: NodeId,
     tick_ms: u64,
-    mut inbox: mpsc::Receiver<NodeId>,
+    watch: LeaderWatch,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut handled: Option<Reign> = None;
+    let period = Duration::from_millis((tick_ms / 2).clamp(1, CHECK_INTERVAL_MS_MAX));
+    let mut timer = tokio::time::interval(period);
+    timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        let from = tokio::select! {
+        tokio::select! {
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
                     return;
                 }
                 continue;
             }
-            from = inbox.recv() => match from {
-                Some(from) => from,
-                None => return,
-            },
-        };
+            _ = watch.inner.closed.notified() => {}
+            _ = timer.tick() => {}
+        }
         let Some(Following {
             reign,
             vote,
@@ -172,16 +216,16 @@ pub async fn run(
         else {
             continue;
         };
-        if reign.leader != from || handled == Some(reign) {
+        if handled == Some(reign) || watch.open_from(reign.leader) > 0 {
             continue;
         }
         if !refuses_connections(&addr).await {
             continue;
         }
-        handled = Some(reign);
-        if still_following(&raft, me) != Some(reign) {
-            continue; // a new reign began while we probed
+        if still_following(&raft, me) != Some(reign) || watch.open_from(reign.leader) > 0 {
+            continue; // a new reign began, or the leader connected, while we probed
         }
+        handled = Some(reign);
         let wait = stagger(me, reign.leader, &voters, tick_ms);
         tracing::warn!(
             "Leader {} (term {}) is down: its connection closed and its peer port {addr} refuses connections; electing a new leader now (this server tries in {} ms) instead of waiting out raft's timeouts",

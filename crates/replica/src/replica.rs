@@ -258,12 +258,12 @@ impl Replica {
         self.running = true;
         self.raft.run();
         if let Some(listener) = self.listener.take() {
-            let (leader_watch, closed) = LeaderWatch::channel();
+            let leader_watch = LeaderWatch::default();
             self.watch_task = Some(tokio::spawn(leader_watch::run(
                 self.raft.clone(),
                 self.node_id,
                 self.tick_time_ms,
-                closed,
+                leader_watch.clone(),
                 self.stop_listener.subscribe(),
             )));
             self.listener_task = Some(tokio::spawn(listener::serve(

@@ -99,16 +99,22 @@ async fn handle(ctx: Ctx, stream: TcpStream, peer: SocketAddr) {
     let mut writer = BufWriter::new(write);
     let from = match greet(&ctx, &mut reader, &mut writer).await {
         Ok(from) => from,
+        // A connection closed before its Hello is most likely another
+        // server's liveness probe (see `crate::leader_watch`).
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            tracing::debug!("peer connection from {peer} closed before its Hello: {e}");
+            return;
+        }
         Err(e) => {
             tracing::warn!("Closing peer connection from {peer}: {e}");
             return;
         }
     };
     tracing::debug!("peer connection from server {from} ({peer})");
+    let _open = ctx.leader_watch.opened(from);
     if let Err(e) = serve_requests(&ctx, from, &mut reader, &mut writer).await {
         tracing::info!("Closing peer connection from server {from} ({peer}): {e}");
     }
-    ctx.leader_watch.peer_closed(from);
 }
 
 /// Reads and checks the Hello, answers it. Returns the peer's server id.
