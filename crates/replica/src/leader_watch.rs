@@ -42,7 +42,7 @@ use openraft::async_runtime::WatchReceiver;
 use openraft::raft::TransferLeaderRequest;
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::types::{NodeId, Raft, TypeConfig};
 
@@ -53,6 +53,9 @@ const PROBE_CONNECT_TIMEOUT_MS: u64 = 500;
 /// The longest pause between two checks while no connection from the leader
 /// is open (half a tick when ticks are shorter).
 const CHECK_INTERVAL_MS_MAX: u64 = 100;
+/// Election attempts one server makes after one dead leader (a first one can
+/// be refused by a survivor that has not yet noticed the death).
+const ELECTION_ATTEMPTS_MAX: u32 = 3;
 /// The longest pause between two surviving voters' election attempts.
 const STAGGER_STEP_MS_MAX: u64 = 200;
 
@@ -177,6 +180,59 @@ async fn refuses_connections(addr: &str) -> bool {
     matches!(attempt, Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused)
 }
 
+/// Lets raft campaign (its elections were disabled before it started) once
+/// this server's turn has come: at once if it already knows a leader or is
+/// not a voter, otherwise after [`stagger`] by its place among the voters.
+/// Without turns every member of a freshly started ensemble campaigns on its
+/// first timer tick (no lease holds it back), the votes split, and the next
+/// attempt waits a whole election timeout, about syncLimit ticks (10 s with
+/// the sample zoo.cfg); ZooKeeper's first election takes well under a second.
+async fn first_election_in_turn(raft: &Raft, me: NodeId, tick_ms: u64) {
+    let mut metrics = raft.metrics();
+    let voters: Vec<NodeId> = loop {
+        let (voters, has_leader) = {
+            let m = metrics.borrow_watched();
+            let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
+            (voters, m.current_leader.is_some())
+        };
+        if has_leader || (!voters.is_empty() && !voters.contains(&me)) {
+            raft.runtime_config().elect(true);
+            return;
+        }
+        if !voters.is_empty() {
+            break voters;
+        }
+        // No membership yet: the server initializes it right after start.
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    };
+    // No server is dead here: every voter takes its place, unless a leader
+    // appears first.
+    let turn = tokio::time::sleep(stagger(me, NodeId::MAX, &voters, tick_ms));
+    tokio::pin!(turn);
+    loop {
+        tokio::select! {
+            _ = &mut turn => break,
+            changed = metrics.changed() => {
+                if changed.is_err() || metrics.borrow_watched().current_leader.is_some() {
+                    raft.runtime_config().elect(true);
+                    return;
+                }
+            }
+        }
+    }
+    raft.runtime_config().elect(true);
+    // Raft's own timer would wait an election timeout after the vote the
+    // initialization recorded; this server's turn is now.
+    let has_leader = raft.metrics().borrow_watched().current_leader.is_some();
+    if !has_leader {
+        if let Err(e) = raft.trigger().elect(true).await {
+            tracing::warn!("Cannot start the first election: {e}");
+        }
+    }
+}
+
 /// Watches the leader until `shutdown` turns true (or its sender goes):
 /// woken when a peer connection closes, and every half tick (at most
 /// [`CHECK_INTERVAL_MS_MAX`]), it probes the leader's peer port only while no
@@ -192,7 +248,12 @@ pub async fn run(
     watch: LeaderWatch,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut handled: Option<Reign> = None;
+    tokio::select! {
+        _ = first_election_in_turn(&raft, me, tick_ms) => {}
+        _ = shutdown.changed() => return,
+    }
+    // The dead reign acted on, how often, and when last.
+    let mut handled: Option<(Reign, u32, Instant)> = None;
     let period = Duration::from_millis((tick_ms / 2).clamp(1, CHECK_INTERVAL_MS_MAX));
     let mut timer = tokio::time::interval(period);
     timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -216,7 +277,19 @@ pub async fn run(
         else {
             continue;
         };
-        if handled == Some(reign) || watch.open_from(reign.leader) > 0 {
+        // Every survivor has had its turn by then.
+        let step = Duration::from_millis((tick_ms / 2).min(STAGGER_STEP_MS_MAX));
+        let retry_after = step * u32::try_from(voters.len()).unwrap_or(u32::MAX);
+        let attempts = match handled {
+            Some((r, n, last)) if r == reign => {
+                if n >= ELECTION_ATTEMPTS_MAX || last.elapsed() < retry_after {
+                    continue;
+                }
+                n
+            }
+            _ => 0,
+        };
+        if watch.open_from(reign.leader) > 0 {
             continue;
         }
         if !refuses_connections(&addr).await {
@@ -225,7 +298,7 @@ pub async fn run(
         if still_following(&raft, me) != Some(reign) || watch.open_from(reign.leader) > 0 {
             continue; // a new reign began, or the leader connected, while we probed
         }
-        handled = Some(reign);
+        handled = Some((reign, attempts + 1, Instant::now()));
         let wait = stagger(me, reign.leader, &voters, tick_ms);
         tracing::warn!(
             "Leader {} (term {}) is down: its connection closed and its peer port {addr} refuses connections; electing a new leader now (this server tries in {} ms) instead of waiting out raft's timeouts",

@@ -256,6 +256,11 @@ impl Replica {
             return;
         }
         self.running = true;
+        if self.listener.is_some() {
+            // An ensemble member: the leader watch lets it campaign, in its
+            // turn (see `leader_watch::first_election_in_turn`).
+            self.raft.runtime_config().elect(false);
+        }
         self.raft.run();
         if let Some(listener) = self.listener.take() {
             let leader_watch = LeaderWatch::default();
