@@ -11,6 +11,13 @@ use rzk_server::{Server, ServerConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: under write load malloc and free
+/// were about 15% of the server's CPU (docs/PERFORMANCE.md, profiles), and
+/// glibc's per-thread arenas keep freed memory that a tree of small nodes
+/// fragments.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "rzk",
