@@ -49,14 +49,14 @@ pub const ACTIVITY_WAITING_SESSIONS_MAX: usize = 1 << 20;
 
 /// One leader's reign as this server sees it: a term and its leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Era {
-    term: u64,
-    leader: NodeId,
+pub(crate) struct Era {
+    pub(crate) term: u64,
+    pub(crate) leader: NodeId,
 }
 
 /// The leader this server knows of, with the address to reach it, or `None`
 /// if it knows none.
-fn era_of(m: &RaftServerMetrics<TypeConfig>) -> Option<(Era, Option<String>)> {
+pub(crate) fn era_of(m: &RaftServerMetrics<TypeConfig>) -> Option<(Era, Option<String>)> {
     if !m.vote.is_committed() {
         return None;
     }

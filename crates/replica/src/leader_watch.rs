@@ -44,6 +44,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use crate::leader_link::{era_of, Era};
 use crate::types::{NodeId, Raft, TypeConfig};
 
 /// How long the connection attempt to the leader's peer port may take. A
@@ -113,27 +114,25 @@ impl Drop for OpenConnection {
     }
 }
 
-/// One leader's reign as this server saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Reign {
-    term: u64,
-    leader: NodeId,
-}
-
 /// How long voter `me` waits before its election attempt once leader `dead`
 /// is known gone: its place among the surviving voters in id order, times a
 /// step of half a tick (at most [`STAGGER_STEP_MS_MAX`]).
 pub fn stagger(me: NodeId, dead: NodeId, voters: &[NodeId], tick_ms: u64) -> Duration {
     let mut survivors: Vec<NodeId> = voters.iter().copied().filter(|v| *v != dead).collect();
     survivors.sort_unstable();
-    let place = survivors.iter().position(|v| *v == me).unwrap_or(0) as u64;
-    let step_ms = (tick_ms / 2).min(STAGGER_STEP_MS_MAX);
-    Duration::from_millis(place * step_ms)
+    let place = survivors.iter().position(|v| *v == me).unwrap_or(0);
+    stagger_step(tick_ms) * u32::try_from(place).unwrap_or(u32::MAX)
+}
+
+/// The pause between two voters' turns: half a tick, at most
+/// [`STAGGER_STEP_MS_MAX`].
+fn stagger_step(tick_ms: u64) -> Duration {
+    Duration::from_millis((tick_ms / 2).min(STAGGER_STEP_MS_MAX))
 }
 
 /// What this server knows of the leader it follows.
 struct Following {
-    reign: Reign,
+    reign: Era,
     vote: VoteOf<TypeConfig>,
     /// The leader's peer address.
     addr: String,
@@ -143,30 +142,22 @@ struct Following {
 /// The leader this server follows, if it is a voter following another
 /// server.
 fn following(raft: &Raft, me: NodeId) -> Option<Following> {
-    let m = raft.metrics().borrow_watched().clone();
-    if !m.vote.is_committed() {
-        return None;
-    }
-    let lid = m.vote.leader_id();
-    let reign = Reign {
-        term: lid.term,
-        leader: lid.voted_for,
-    };
-    let membership = m.membership_config.membership();
-    let voters: Vec<NodeId> = membership.voter_ids().collect();
+    let metrics = raft.server_metrics();
+    let m = metrics.borrow_watched();
+    let (reign, addr) = era_of(&m)?;
+    let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
     if reign.leader == me || !voters.contains(&me) {
         return None;
     }
-    let addr = m.membership_config.get_node(&reign.leader)?.addr.clone();
     Some(Following {
         reign,
         vote: m.vote,
-        addr,
+        addr: addr?,
         voters,
     })
 }
 
-fn still_following(raft: &Raft, me: NodeId) -> Option<Reign> {
+fn still_following(raft: &Raft, me: NodeId) -> Option<Era> {
     following(raft, me).map(|f| f.reign)
 }
 
@@ -188,17 +179,15 @@ async fn refuses_connections(addr: &str) -> bool {
 /// attempt waits a whole election timeout, about syncLimit ticks (10 s with
 /// the sample zoo.cfg); ZooKeeper's first election takes well under a second.
 async fn first_election_in_turn(raft: &Raft, me: NodeId, tick_ms: u64) {
-    let mut metrics = raft.metrics();
+    let mut metrics = raft.server_metrics();
     let voters: Vec<NodeId> = loop {
-        let (voters, has_leader) = {
+        let voters: Vec<NodeId> = {
             let m = metrics.borrow_watched();
-            let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
-            (voters, m.current_leader.is_some())
+            if m.current_leader.is_some() {
+                break Vec::new();
+            }
+            m.membership_config.membership().voter_ids().collect()
         };
-        if has_leader || (!voters.is_empty() && !voters.contains(&me)) {
-            raft.runtime_config().elect(true);
-            return;
-        }
         if !voters.is_empty() {
             break voters;
         }
@@ -207,26 +196,32 @@ async fn first_election_in_turn(raft: &Raft, me: NodeId, tick_ms: u64) {
             return;
         }
     };
-    // No server is dead here: every voter takes its place, unless a leader
-    // appears first.
-    let turn = tokio::time::sleep(stagger(me, NodeId::MAX, &voters, tick_ms));
-    tokio::pin!(turn);
-    loop {
-        tokio::select! {
-            _ = &mut turn => break,
-            changed = metrics.changed() => {
-                if changed.is_err() || metrics.borrow_watched().current_leader.is_some() {
-                    raft.runtime_config().elect(true);
-                    return;
+    // A learner never campaigns, and a server that knows a leader has no
+    // turn to wait for; the others wait theirs unless a leader appears
+    // first (no server is dead here: every voter takes its place).
+    if voters.contains(&me) {
+        let turn = tokio::time::sleep(stagger(me, NodeId::MAX, &voters, tick_ms));
+        tokio::pin!(turn);
+        loop {
+            tokio::select! {
+                _ = &mut turn => break,
+                changed = metrics.changed() => {
+                    if changed.is_err() {
+                        raft.runtime_config().elect(true);
+                        return; // raft has stopped
+                    }
+                    if metrics.borrow_watched().current_leader.is_some() {
+                        break;
+                    }
                 }
             }
         }
     }
     raft.runtime_config().elect(true);
     // Raft's own timer would wait an election timeout after the vote the
-    // initialization recorded; this server's turn is now.
-    let has_leader = raft.metrics().borrow_watched().current_leader.is_some();
-    if !has_leader {
+    // initialization recorded; a voter's turn is now.
+    let has_leader = metrics.borrow_watched().current_leader.is_some();
+    if voters.contains(&me) && !has_leader {
         if let Err(e) = raft.trigger().elect(true).await {
             tracing::warn!("Cannot start the first election: {e}");
         }
@@ -253,7 +248,7 @@ pub async fn run(
         _ = shutdown.changed() => return,
     }
     // The dead reign acted on, how often, and when last.
-    let mut handled: Option<(Reign, u32, Instant)> = None;
+    let mut handled: Option<(Era, u32, Instant)> = None;
     let period = Duration::from_millis((tick_ms / 2).clamp(1, CHECK_INTERVAL_MS_MAX));
     let mut timer = tokio::time::interval(period);
     timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -278,8 +273,7 @@ pub async fn run(
             continue;
         };
         // Every survivor has had its turn by then.
-        let step = Duration::from_millis((tick_ms / 2).min(STAGGER_STEP_MS_MAX));
-        let retry_after = step * u32::try_from(voters.len()).unwrap_or(u32::MAX);
+        let retry_after = stagger_step(tick_ms) * u32::try_from(voters.len()).unwrap_or(u32::MAX);
         let attempts = match handled {
             Some((r, n, last)) if r == reign => {
                 if n >= ELECTION_ATTEMPTS_MAX || last.elapsed() < retry_after {

@@ -87,7 +87,7 @@ pub use codec::FORMAT_VERSION as PAYLOAD_FORMAT_VERSION;
 
 use std::fmt::Debug;
 use std::io;
-use std::ops::{Bound, RangeBounds};
+use std::ops::{Bound, Range, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -188,12 +188,7 @@ impl Inner {
 
     /// The entries the log holds in `start..end` (clamped to what is held).
     fn read_range(&self, start: u64, end: u64) -> Result<Vec<RaftEntry>, WalLogStoreError> {
-        let start = start.max(self.first_readable_index());
-        if start >= end {
-            return Ok(Vec::new());
-        }
-        let records = self.wal.read(start..end).map_err(self.wal_error("read"))?;
-        records.iter().map(|r| self.decode_record(r)).collect()
+        self.read_range_with(start, end, |wal, range| wal.read(range))
     }
 
     /// As [`Inner::read_range`], stopping at `max_bytes` of records (but
@@ -204,14 +199,22 @@ impl Inner {
         end: u64,
         max_bytes: u64,
     ) -> Result<Vec<RaftEntry>, WalLogStoreError> {
+        self.read_range_with(start, end, |wal, range| wal.read_bounded(range, max_bytes))
+    }
+
+    /// Clamps `start..end` to what is held, reads it with `read` and decodes
+    /// and checks every record.
+    fn read_range_with(
+        &self,
+        start: u64,
+        end: u64,
+        read: impl FnOnce(&Wal, Range<u64>) -> Result<Vec<Record>, WalError>,
+    ) -> Result<Vec<RaftEntry>, WalLogStoreError> {
         let start = start.max(self.first_readable_index());
         if start >= end {
             return Ok(Vec::new());
         }
-        let records = self
-            .wal
-            .read_bounded(start..end, max_bytes)
-            .map_err(self.wal_error("read"))?;
+        let records = read(&self.wal, start..end).map_err(self.wal_error("read"))?;
         records.iter().map(|r| self.decode_record(r)).collect()
     }
 

@@ -1260,14 +1260,8 @@ fn killed_leader_is_replaced_without_waiting_out_timeouts() {
         if let Ok((mut client, resp)) = RawClient::connect(&addr, opts) {
             if resp.timeout_ms > 0 {
                 client.set_read_timeout(Duration::from_secs(2));
-                let op = CreateOp {
-                    path: format!("/after-{attempts}"),
-                    data: Vec::new(),
-                    acl: Acl::open_unsafe(),
-                    flags: CreateMode::Persistent.code(),
-                    ttl: 0,
-                };
-                let reply = client.call(OpCode::Create, Request::Create(op));
+                let (op, request) = create_request(format!("/after-{attempts}"), Vec::new());
+                let reply = client.call(op, request);
                 if reply.is_ok_and(|r| r.err == ErrorCode::Ok) {
                     break killed.elapsed();
                 }

@@ -339,19 +339,18 @@ impl Wal {
         let end = {
             let state = self.shared().lock();
             let mut end = range.start;
+            // Every record has a header, so nothing is taken while this is 0.
             let mut used_bytes = 0u64;
-            let mut any = false;
             'segments: for segment in &state.segments {
                 let segment_end = range.end.min(segment.next_index());
                 let mut index = end.max(segment.first_index);
                 while index < segment_end {
                     let size_bytes = segment.offset_of(index + 1) - segment.offset_of(index);
-                    if any && used_bytes + size_bytes > max_bytes {
+                    if used_bytes > 0 && used_bytes + size_bytes > max_bytes {
                         end = index;
                         break 'segments;
                     }
                     used_bytes += size_bytes;
-                    any = true;
                     index += 1;
                 }
                 end = end.max(index.min(segment_end));
