@@ -14,7 +14,7 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-use rzk_testkit::free_port;
+use rzk_testkit::{free_port, is_serving};
 
 fn four_letter(port: u16, word: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -47,10 +47,14 @@ fn serves_a_zoo_cfg_and_stops_on_sigterm() {
         .spawn()
         .expect("spawn rzk");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while four_letter(port, "ruok").as_deref() != Some("imok") {
-        assert!(Instant::now() < deadline, "rzk did not answer ruok");
+    // `ruok` answers as soon as the port is open, as ZooKeeper's does; `conf`
+    // needs a serving server, which a standalone one is once it has elected
+    // itself, milliseconds later.
+    while !is_serving(&format!("127.0.0.1:{port}")) {
+        assert!(Instant::now() < deadline, "rzk did not start serving");
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert_eq!(four_letter(port, "ruok").as_deref(), Some("imok"));
     assert!(dir.join("data").is_dir(), "dataDir is created");
     let conf = four_letter(port, "conf").expect("conf");
     assert!(conf.contains(&format!("clientPort={port}\n")), "{conf}");
