@@ -14,7 +14,7 @@
 //!
 //! Blocking and CPU-bound: run it on a blocking thread.
 
-use std::io;
+use std::io::{self, Write};
 use std::time::Instant;
 
 use openraft::alias::SnapshotMetaOf;
@@ -24,7 +24,7 @@ use crate::membership::config_entry;
 use rzk_state::{DataTree, Entry, StateConfig};
 
 use crate::hooks::LogSource;
-use crate::snapshot_store::StoredSnapshot;
+use crate::snapshot_store::SnapshotStore;
 use crate::types::{zxid_of, TypeConfig};
 
 /// Entries read from the log at a time: bounds the memory replay holds beyond
@@ -32,35 +32,28 @@ use crate::types::{zxid_of, TypeConfig};
 /// the worst case, a few hundred KiB typically).
 pub const REPLAY_CHUNK_ENTRIES: u64 = 1024;
 
-/// The state at `target.last_log_id`, as the state crate's snapshot bytes.
+/// Writes the state at `target.last_log_id`, as the state crate's snapshot
+/// bytes, to `out`.
 ///
-/// `base` must cover an index at or before the target (or be `None`: replay
-/// from the log's first entry, index 0, onto an empty tree). Every entry
-/// after the base up to the target must be in `log`; a missing one is an
-/// error, never skipped.
+/// The base is the newest snapshot file in `store` at or before the target
+/// that reads back intact (read as a stream, its own checksum checked); with
+/// none, replay starts from the log's first entry (index 0) onto an empty
+/// tree. Every entry after the base up to the target must be in `log`; a
+/// missing one is an error, never skipped.
 pub fn replay_snapshot(
-    base: Option<&StoredSnapshot>,
+    store: &SnapshotStore,
     log: &dyn LogSource,
     target: &SnapshotMetaOf<TypeConfig>,
     state_config: &StateConfig,
-) -> io::Result<Vec<u8>> {
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let started = Instant::now();
-    let (mut tree, start) = match base {
-        Some(b) => {
-            let (tree, _) = DataTree::read_snapshot(&mut &b.bytes[..], state_config.clone())
-                .map_err(|e| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("base snapshot at {:?}: {e}", b.index()),
-                    )
-                })?;
-            (tree, b.index().map_or(0, |i| i.saturating_add(1)))
-        }
+    let target_index = target.last_log_id.map(|id| id.index);
+    let (mut tree, start) = match target_index.and_then(|i| base_tree(store, i, state_config)) {
+        Some((tree, base_index)) => (tree, base_index.saturating_add(1)),
         None => (DataTree::new(state_config.clone()), 0),
     };
-    let end = target
-        .last_log_id
-        .map_or(0, |id| id.index.saturating_add(1));
+    let end = target_index.map_or(0, |i| i.saturating_add(1));
     if start > end {
         return Err(io::Error::other(format!(
             "base snapshot (next index {start}) is newer than the target (next index {end})"
@@ -106,8 +99,7 @@ pub fn replay_snapshot(
             ));
         }
     }
-    let mut out = Vec::with_capacity(base.map_or(0, |b| b.bytes.len()));
-    let meta = tree.write_snapshot(&mut out)?;
+    let meta = tree.write_snapshot(&mut &mut *out)?;
     tracing::info!(
         target_index = end.checked_sub(1),
         replayed_entries = end - start,
@@ -116,5 +108,34 @@ pub fn replay_snapshot(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "snapshot state built by replay"
     );
-    Ok(out)
+    Ok(())
+}
+
+/// The tree of the newest snapshot file at or before `index` that reads
+/// back intact, and the index it covers. A damaged file is skipped with a
+/// WARN, as at startup.
+fn base_tree(
+    store: &SnapshotStore,
+    index: u64,
+    state_config: &StateConfig,
+) -> Option<(DataTree, u64)> {
+    let candidates = match store.indexes() {
+        Ok(indexes) => indexes,
+        Err(e) => {
+            tracing::warn!(dir = %store.dir().display(), "listing snapshots: {e}");
+            return None;
+        }
+    };
+    for candidate in candidates.into_iter().rev().filter(|&i| i <= index) {
+        let read = store.open_state(candidate).and_then(|(_, mut state)| {
+            DataTree::read_snapshot(&mut state, state_config.clone())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+        });
+        match read {
+            Ok((tree, _)) => return Some((tree, candidate)),
+            Err(e) => tracing::warn!(index = candidate, reason = %e,
+                "skipping a snapshot that cannot be replayed onto; trying an older one"),
+        }
+    }
+    None
 }

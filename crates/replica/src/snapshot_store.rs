@@ -28,7 +28,7 @@
 //! [`SnapshotStore::open`].
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -120,20 +120,31 @@ impl SnapshotStore {
     /// under its final name and survives a power cut. A snapshot of the same
     /// index already there is replaced (it holds the same state).
     pub fn save(&self, meta: &SnapshotMetaOf<TypeConfig>, bytes: &[u8]) -> io::Result<PathBuf> {
+        self.save_with(meta, |out| out.write_all(bytes))
+    }
+
+    /// As [`SnapshotStore::save`], with the state part written by `write_state`
+    /// straight into the file, so a snapshot is never held in memory whole
+    /// (at a million znodes it is about 180 MB). The header, which carries the
+    /// state's length and CRC, is written last, over a placeholder.
+    pub fn save_with(
+        &self,
+        meta: &SnapshotMetaOf<TypeConfig>,
+        write_state: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<PathBuf> {
         let index = meta.last_log_id.map(|id| id.index).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a snapshot of the empty state (no last log id) is not stored",
             )
         })?;
-        let header = encode_header(meta, bytes)?;
         let seq = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
         let temp = self.dir.join(format!(
             "{TEMP_PREFIX}{index:0width$}.{}.{seq}",
             std::process::id(),
             width = INDEX_DIGITS
         ));
-        let written = write_synced(&temp, &header, bytes);
+        let written = write_synced(&temp, meta, write_state);
         if let Err(e) = written {
             let _ = fs::remove_file(&temp);
             return Err(e);
@@ -195,6 +206,19 @@ impl SnapshotStore {
         read_file(&self.path_of(index), index)
     }
 
+    /// The snapshot file covering `index`, header checked, positioned at its
+    /// state part: for reading the state as a stream (`DataTree::read_snapshot`
+    /// checks the state's own CRC as it goes) without holding it in memory.
+    pub fn open_state(
+        &self,
+        index: u64,
+    ) -> io::Result<(SnapshotMetaOf<TypeConfig>, io::BufReader<io::Take<File>>)> {
+        let mut file = File::open(self.path_of(index))?;
+        let header = read_header(&mut file, index)?;
+        let state = file.take(header.state_len);
+        Ok((header.meta, io::BufReader::with_capacity(1 << 20, state)))
+    }
+
     /// Deletes the snapshot file covering `index`, if there is one (a
     /// snapshot from the leader that the server could not install must not
     /// be what the next start restores from).
@@ -237,13 +261,16 @@ fn index_of_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn encode_header(meta: &SnapshotMetaOf<TypeConfig>, state: &[u8]) -> io::Result<Vec<u8>> {
+fn encode_header(
+    meta: &SnapshotMetaOf<TypeConfig>,
+    state_len: u64,
+    state_crc: u32,
+) -> io::Result<Vec<u8>> {
     let meta_bytes = postcard::to_allocvec(meta).map_err(io::Error::other)?;
     let meta_len = u32::try_from(meta_bytes.len())
         .ok()
         .filter(|n| *n <= SNAPSHOT_META_BYTES_MAX)
         .ok_or_else(|| io::Error::other("snapshot metadata is over its size limit"))?;
-    let state_len = state.len() as u64;
     if state_len > SNAPSHOT_BYTES_MAX {
         return Err(io::Error::other(format!(
             "snapshot of {state_len} bytes is over the limit of {SNAPSHOT_BYTES_MAX}"
@@ -254,19 +281,62 @@ fn encode_header(meta: &SnapshotMetaOf<TypeConfig>, state: &[u8]) -> io::Result<
     header.extend_from_slice(&SNAPSHOT_FILE_VERSION.to_be_bytes());
     header.extend_from_slice(&meta_len.to_be_bytes());
     header.extend_from_slice(&state_len.to_be_bytes());
-    header.extend_from_slice(&crc32c::crc32c(state).to_be_bytes());
+    header.extend_from_slice(&state_crc.to_be_bytes());
     header.extend_from_slice(&meta_bytes);
     let crc = crc32c::crc32c(&header);
     header.extend_from_slice(&crc.to_be_bytes());
     Ok(header)
 }
 
-/// Creates `path` (which must not exist), writes `header` then `state`, and
-/// fsyncs it.
-fn write_synced(path: &Path, header: &[u8], state: &[u8]) -> io::Result<()> {
+/// Counts and checksums what passes through to the file.
+struct StateWriter<W> {
+    inner: W,
+    len: u64,
+    crc: u32,
+}
+
+impl<W: Write> Write for StateWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        self.len += n as u64;
+        if self.len > SNAPSHOT_BYTES_MAX {
+            return Err(io::Error::other(format!(
+                "snapshot is over the limit of {SNAPSHOT_BYTES_MAX} bytes"
+            )));
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Creates `path` (which must not exist), writes a placeholder header, the
+/// state through `write_state`, then the real header, and fsyncs it.
+fn write_synced(
+    path: &Path,
+    meta: &SnapshotMetaOf<TypeConfig>,
+    write_state: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
-    file.write_all(header)?;
-    file.write_all(state)?;
+    // Same length as the final header: only the state's length and CRC differ.
+    file.write_all(&encode_header(meta, 0, 0)?)?;
+    // Buffered before the checksum, so the CRC runs over large blocks.
+    let mut out = io::BufWriter::with_capacity(
+        1 << 20,
+        StateWriter {
+            inner: &file,
+            len: 0,
+            crc: 0,
+        },
+    );
+    write_state(&mut out)?;
+    let state = out.into_inner().map_err(|e| e.into_error())?;
+    let header = encode_header(meta, state.len, state.crc)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(&header)?;
     file.sync_all()
 }
 
@@ -290,10 +360,17 @@ fn be_u64(b: &[u8]) -> u64 {
     u64::from_be_bytes(a)
 }
 
-/// Reads and checks one snapshot file, expected to cover `index` (its name).
-/// Allocates no more than the file's length.
-fn read_file(path: &Path, index: u64) -> io::Result<StoredSnapshot> {
-    let mut file = File::open(path)?;
+/// A snapshot file's checked header.
+struct Header {
+    meta: SnapshotMetaOf<TypeConfig>,
+    state_len: u64,
+    state_crc: u32,
+}
+
+/// Reads and checks the header of a snapshot file expected to cover `index`
+/// (its name), leaving `file` at the state part. The file's length must be
+/// exactly what the header describes, so the lengths are bounded by it.
+fn read_header(file: &mut File, index: u64) -> io::Result<Header> {
     let file_len = file.metadata()?.len();
     let mut fixed = [0u8; FIXED_HEADER_BYTES];
     file.read_exact(&mut fixed)
@@ -341,6 +418,22 @@ fn read_file(path: &Path, index: u64) -> io::Result<StoredSnapshot> {
             "the file name says index {index}, its metadata says {meta_index:?}"
         )));
     }
+    Ok(Header {
+        meta,
+        state_len,
+        state_crc,
+    })
+}
+
+/// Reads and checks one snapshot file, expected to cover `index` (its name).
+/// Allocates no more than the file's length.
+fn read_file(path: &Path, index: u64) -> io::Result<StoredSnapshot> {
+    let mut file = File::open(path)?;
+    let Header {
+        meta,
+        state_len,
+        state_crc,
+    } = read_header(&mut file, index)?;
     let state_len = usize::try_from(state_len)
         .map_err(|_| corrupt("state part too large for this platform".into()))?;
     let mut state = vec![0u8; state_len];
@@ -371,5 +464,67 @@ mod tests {
         assert_eq!(index_of_name("snapshot.42"), None);
         assert_eq!(index_of_name("tmp.snapshot.00000000000000000042.1.0"), None);
         assert_eq!(index_of_name("snapshot.0000000000000000004x"), None);
+    }
+}
+
+#[cfg(test)]
+mod streaming_tests {
+    use super::*;
+    use openraft::testing::log_id;
+    use openraft::{Membership, SnapshotMeta, StoredMembership};
+
+    fn meta(index: u64) -> SnapshotMetaOf<TypeConfig> {
+        SnapshotMeta {
+            last_log_id: Some(log_id::<TypeConfig>(1, 1, index)),
+            last_membership: StoredMembership::new(
+                Some(log_id::<TypeConfig>(1, 1, 0)),
+                Membership::new_with_defaults(vec![[1].into()], []),
+            ),
+        }
+    }
+
+    /// A state streamed in small pieces makes the same file as one written
+    /// whole (header length and CRC patched in afterwards), and reads back
+    /// both whole and as a stream.
+    #[test]
+    fn a_streamed_save_is_the_same_file_as_a_whole_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SnapshotStore::open(dir.path()).expect("open");
+        let state: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        store.save(&meta(7), &state).expect("save");
+        let whole = fs::read(store.path_of(7)).expect("read");
+        store
+            .save_with(&meta(8), |out| {
+                for piece in state.chunks(777) {
+                    out.write_all(piece)?;
+                }
+                Ok(())
+            })
+            .expect("save_with");
+        let loaded = store.load(8).expect("load");
+        assert_eq!(loaded.meta, meta(8));
+        assert!(loaded.bytes[..] == state[..]);
+        let streamed = fs::read(store.path_of(8)).expect("read");
+        assert_eq!(streamed.len(), whole.len());
+        let (m, mut reader) = store.open_state(8).expect("open_state");
+        assert_eq!(m, meta(8));
+        let mut read_back = Vec::new();
+        reader.read_to_end(&mut read_back).expect("read state");
+        assert!(read_back == state);
+    }
+
+    /// A state writer that fails leaves no file behind, final or temporary.
+    #[test]
+    fn a_failed_streamed_save_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SnapshotStore::open(dir.path()).expect("open");
+        let err = store
+            .save_with(&meta(9), |out| {
+                out.write_all(b"partial")?;
+                Err(io::Error::other("disk full"))
+            })
+            .expect_err("fails");
+        assert!(err.to_string().contains("disk full"), "{err}");
+        assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 0);
     }
 }

@@ -32,10 +32,23 @@ pub struct Snapshots {
     state_config: StateConfig,
     /// `None`: never delete (ZooKeeper's default, `autopurge.purgeInterval=0`).
     retain_count: Option<usize>,
-    /// The newest snapshot built, installed or restored. Kept in memory so
-    /// that sending it to a follower does not read the file on the state
-    /// machine's task.
-    current: Mutex<Option<StoredSnapshot>>,
+    /// The newest snapshot built, installed or restored: its metadata, and
+    /// its bytes only while they are cheaper kept than read again (see
+    /// [`Current`]).
+    current: Mutex<Option<Current>>,
+}
+
+/// The current snapshot. Its state part (about 180 MB at a million znodes)
+/// is not kept in memory: openraft asks for it only to send it to a follower
+/// that is too far behind for the log, and then it is read from its file.
+/// Two exceptions keep `bytes`:
+/// - the snapshot a server restored from at startup, until openraft's first
+///   `get_current_snapshot` takes it (openraft asks once while starting,
+///   which would otherwise read the file a second time on the restart path);
+/// - a snapshot of the empty state (no last log id), which has no file.
+struct Current {
+    meta: SnapshotMetaOf<TypeConfig>,
+    bytes: Option<SnapshotBytes>,
 }
 
 impl std::fmt::Debug for Snapshots {
@@ -43,7 +56,7 @@ impl std::fmt::Debug for Snapshots {
         f.debug_struct("Snapshots")
             .field("dir", &self.store.dir())
             .field("retain_count", &self.retain_count)
-            .field("current", &self.current().map(|s| s.meta))
+            .field("current", &self.current_meta())
             .finish()
     }
 }
@@ -73,32 +86,86 @@ impl Snapshots {
             log,
             state_config,
             retain_count,
-            current: Mutex::new(restored),
+            current: Mutex::new(restored.map(|s| Current {
+                meta: s.meta,
+                bytes: Some(s.bytes),
+            })),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<StoredSnapshot>> {
+    fn lock(&self) -> MutexGuard<'_, Option<Current>> {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The newest snapshot known.
-    pub fn current(&self) -> Option<StoredSnapshot> {
-        self.lock().clone()
+    /// The metadata of the newest snapshot known.
+    pub fn current_meta(&self) -> Option<SnapshotMetaOf<TypeConfig>> {
+        self.lock().as_ref().map(|c| c.meta.clone())
+    }
+
+    /// The newest snapshot known if that needs no file read: `Ok` with it
+    /// (or `None` when there is none) when its state is held (see
+    /// [`Current`]), otherwise `Err` with its metadata, for
+    /// [`Snapshots::load`].
+    pub fn current_held(&self) -> Result<Option<StoredSnapshot>, SnapshotMetaOf<TypeConfig>> {
+        let mut current = self.lock();
+        let Some(c) = current.as_mut() else {
+            return Ok(None);
+        };
+        let bytes = if c.meta.last_log_id.is_some() {
+            c.bytes.take()
+        } else {
+            c.bytes.clone()
+        };
+        match bytes {
+            Some(bytes) => Ok(Some(StoredSnapshot {
+                meta: c.meta.clone(),
+                bytes,
+            })),
+            None => Err(c.meta.clone()),
+        }
+    }
+
+    /// The snapshot `meta` describes, read from its file. Blocking.
+    pub fn load(&self, meta: SnapshotMetaOf<TypeConfig>) -> io::Result<Option<StoredSnapshot>> {
+        let Some(id) = meta.last_log_id else {
+            // The empty state always keeps its bytes; none were given.
+            return Ok(None);
+        };
+        let stored = self.store.load(id.index)?;
+        if stored.meta != meta {
+            return Err(io::Error::other(format!(
+                "snapshot file at index {} holds different metadata than the current snapshot",
+                id.index
+            )));
+        }
+        Ok(Some(stored))
     }
 
     pub fn store(&self) -> &SnapshotStore {
         &self.store
     }
 
-    /// Makes `snapshot` current unless a newer one already is (a build and an
-    /// install may finish in either order).
-    fn offer(&self, snapshot: StoredSnapshot) {
+    /// Makes the snapshot described by `meta` current unless a newer one
+    /// already is (a build and an install may finish in either order).
+    /// `bytes` are kept only for the empty state, which has no file.
+    fn offer(&self, meta: SnapshotMetaOf<TypeConfig>, bytes: Option<SnapshotBytes>) {
         let mut current = self.lock();
         let newer = current
             .as_ref()
-            .is_some_and(|c| c.meta.last_log_id > snapshot.meta.last_log_id);
+            .is_some_and(|c| c.meta.last_log_id > meta.last_log_id);
         if !newer {
-            *current = Some(snapshot);
+            let bytes = bytes.filter(|_| meta.last_log_id.is_none());
+            *current = Some(Current { meta, bytes });
+        }
+    }
+
+    /// Purges old snapshot files if configured. Old files cost disk space,
+    /// not correctness, so a failure is only logged.
+    fn purge(&self) {
+        if let Some(n) = self.retain_count {
+            if let Err(e) = self.store.purge(n) {
+                tracing::warn!(dir = %self.store.dir().display(), "purging old snapshots: {e}");
+            }
         }
     }
 
@@ -109,54 +176,51 @@ impl Snapshots {
         if snapshot.meta.last_log_id.is_some() {
             let path = self.store.save(&snapshot.meta, &snapshot.bytes)?;
             tracing::info!(file = %path.display(), bytes = snapshot.bytes.len(), "snapshot saved");
-            if let Some(n) = self.retain_count {
-                if let Err(e) = self.store.purge(n) {
-                    // Old files cost disk space, not correctness.
-                    tracing::warn!(dir = %self.store.dir().display(), "purging old snapshots: {e}");
-                }
-            }
+            self.purge();
         }
-        self.offer(snapshot);
+        self.offer(snapshot.meta, Some(snapshot.bytes));
         Ok(())
     }
 
-    /// Builds, saves and returns the snapshot at `target`. Blocking.
-    fn build(&self, target: &SnapshotMetaOf<TypeConfig>) -> io::Result<StoredSnapshot> {
-        let current = self.current();
-        if let Some(c) = &current {
+    /// Builds and saves the snapshot at `target`, streaming it from the
+    /// replaying tree into its file; returns the metadata of the snapshot
+    /// now current. Blocking.
+    fn build(&self, target: &SnapshotMetaOf<TypeConfig>) -> io::Result<SnapshotMetaOf<TypeConfig>> {
+        if let Some(meta) = self.current_meta() {
             // Nothing new since the current one, or a newer one was installed
             // meanwhile: openraft keeps whichever is newer.
-            if c.meta.last_log_id >= target.last_log_id {
-                return Ok(c.clone());
+            if meta.last_log_id >= target.last_log_id {
+                return Ok(meta);
             }
         }
-        let base = match current {
-            Some(c) => Some(c),
-            None => match target.last_log_id {
-                Some(id) => self.store.load_newest_at_most(id.index)?,
-                None => None,
-            },
-        };
-        let bytes = match replay_snapshot(base.as_ref(), &*self.log, target, &self.state_config) {
-            Ok(bytes) => bytes,
+        if target.last_log_id.is_none() {
+            // The empty state: nothing to replay or store.
+            let mut bytes = Vec::new();
+            rzk_state::DataTree::new(self.state_config.clone()).write_snapshot(&mut bytes)?;
+            self.offer(target.clone(), Some(bytes.into()));
+            return Ok(target.clone());
+        }
+        let saved = self.store.save_with(target, |out| {
+            replay_snapshot(&self.store, &*self.log, target, &self.state_config, out)
+        });
+        let path = match saved {
+            Ok(path) => path,
             Err(e) => {
                 // A snapshot from the leader installed while we replayed
                 // purges the entries we were reading; it is newer, use it.
-                if let Some(c) = self.current() {
-                    if c.meta.last_log_id >= target.last_log_id {
+                if let Some(meta) = self.current_meta() {
+                    if meta.last_log_id >= target.last_log_id {
                         tracing::info!("snapshot build overtaken by an installed snapshot: {e}");
-                        return Ok(c);
+                        return Ok(meta);
                     }
                 }
                 return Err(e);
             }
         };
-        let snapshot = StoredSnapshot {
-            meta: target.clone(),
-            bytes: bytes.into(),
-        };
-        self.persist(snapshot.clone())?;
-        Ok(snapshot)
+        tracing::info!(file = %path.display(), "snapshot saved");
+        self.purge();
+        self.offer(target.clone(), None);
+        Ok(self.current_meta().unwrap_or_else(|| target.clone()))
     }
 }
 
@@ -180,12 +244,18 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let target = self.target.clone();
         let snapshots = self.snapshots.clone();
         // Replay and encoding are CPU work, saving is blocking I/O.
-        let snapshot = tokio::task::spawn_blocking(move || snapshots.build(&target))
+        let meta = tokio::task::spawn_blocking(move || snapshots.build(&target))
             .await
             .map_err(io::Error::other)??;
+        // openraft takes only the metadata of a built snapshot (its state
+        // machine worker and its startup both map the result to `.meta`); it
+        // asks `get_current_snapshot` for the state when it sends one, which
+        // reads the file. So the state is not read back into memory here,
+        // and the data handed over is empty: were it ever sent, the
+        // receiver's install would fail its header check, not load it.
         Ok(SnapshotOf::<TypeConfig, _> {
-            meta: snapshot.meta,
-            snapshot: snapshot.bytes,
+            meta,
+            snapshot: SnapshotBytes::from(Vec::new()),
         })
     }
 }

@@ -64,8 +64,8 @@ impl StateMachine {
         pending: Arc<Pending>,
         snapshots: Arc<Snapshots>,
     ) -> Self {
-        let (last_applied, last_membership) = match snapshots.current() {
-            Some(s) => (s.meta.last_log_id, s.meta.last_membership),
+        let (last_applied, last_membership) = match snapshots.current_meta() {
+            Some(meta) => (meta.last_log_id, meta.last_membership),
             None => (None, StoredMembership::default()),
         };
         StateMachine {
@@ -225,12 +225,20 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<SnapshotOf<TypeConfig, SnapshotBytes>>, io::Error> {
-        Ok(self
-            .snapshots
-            .current()
-            .map(|s| SnapshotOf::<TypeConfig, _> {
-                meta: s.meta,
-                snapshot: s.bytes,
-            }))
+        let current = match self.snapshots.current_held() {
+            Ok(held) => held,
+            // Read from its file (see `snapshots::Current`), on this task:
+            // openraft asks only when a follower needs a snapshot, and it
+            // sends the snapshot before anything else to that follower
+            // anyway. (On a blocking thread, the simulation's paused clock
+            // would run on while the read is out, and a seed would no
+            // longer replay exactly.) About 0.1 s per 200 MB from the page
+            // cache.
+            Err(meta) => self.snapshots.load(meta)?,
+        };
+        Ok(current.map(|s| SnapshotOf::<TypeConfig, _> {
+            meta: s.meta,
+            snapshot: s.bytes,
+        }))
     }
 }

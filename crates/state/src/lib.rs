@@ -39,6 +39,7 @@ pub mod codec;
 pub mod entry;
 mod ephemeral;
 mod node;
+mod node_map;
 mod ops;
 mod path;
 mod quota;

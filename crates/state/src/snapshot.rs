@@ -490,7 +490,7 @@ impl DataTree {
         // Bounded, and fallible: a hostile count cannot abort the process.
         let presized =
             usize::try_from(node_count).map_or(MAX_PRESIZED_NODES, |n| n.min(MAX_PRESIZED_NODES));
-        let _ = tree.nodes.try_reserve(presized);
+        tree.nodes.try_reserve(presized);
         let mut path_buf = Vec::new();
         for i in 0..node_count {
             r.bytes_into(&mut path_buf, "path")?;

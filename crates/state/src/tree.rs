@@ -4,7 +4,7 @@
 //! primitives live in `store`. This file holds the state itself and the reads
 //! the server answers directly from a `&DataTree`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use rzk_proto::{Acl, ErrorCode, Id, Perms, Stat};
 
@@ -13,6 +13,7 @@ use crate::acl_cache::AclCache;
 use crate::entry::{Applied, Entry, WatchTrigger};
 use crate::ephemeral::EphemeralKind;
 use crate::node::{Node, StoredStat};
+use crate::node_map::NodeMap;
 use crate::path::{self, CONFIG_ZOOKEEPER, PROC_ZOOKEEPER, QUOTA_ZOOKEEPER};
 use crate::quota::PathTrie;
 use crate::sessions::SessionTable;
@@ -56,7 +57,7 @@ pub struct DataTree {
     pub(crate) config: StateConfig,
     /// Every znode by full path (the root is `/`). Only looked up, never
     /// iterated where order could matter (dumps sort).
-    pub(crate) nodes: HashMap<Box<str>, Node>,
+    pub(crate) nodes: NodeMap,
     pub(crate) last_zxid: i64,
     pub(crate) sessions: SessionTable,
     /// Paths of container nodes (candidates for the container reaper).
@@ -102,7 +103,7 @@ impl DataTree {
     pub(crate) fn empty(config: StateConfig) -> Self {
         DataTree {
             config,
-            nodes: HashMap::new(),
+            nodes: NodeMap::default(),
             last_zxid: 0,
             sessions: SessionTable::default(),
             containers: BTreeSet::new(),

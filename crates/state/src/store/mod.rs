@@ -44,7 +44,7 @@ impl DataTree {
             EphemeralKind::Persistent | EphemeralKind::Unknown => {}
         }
         self.data_size += java_len(path) + node.data.len() as u64;
-        self.nodes.insert(path.into(), node);
+        self.nodes.insert(path, node);
     }
 
     /// Removes the node at `path` from the map, its parent and the indexes.

@@ -54,12 +54,12 @@ impl DataTree {
                     self.attach(&path, node);
                 }
                 Undo::Stat { path, stat } => {
-                    if let Some(n) = self.nodes.get_mut(&*path) {
+                    if let Some(n) = self.nodes.get_mut(&path) {
                         n.stat = stat;
                     }
                 }
                 Undo::Data { path, data, stat } => {
-                    if let Some(n) = self.nodes.get_mut(&*path) {
+                    if let Some(n) = self.nodes.get_mut(&path) {
                         let new_len = n.data.len() as u64;
                         self.data_size =
                             (self.data_size + data.len() as u64).saturating_sub(new_len);
@@ -69,7 +69,7 @@ impl DataTree {
                 }
                 Undo::Acl { path, acl, stat } => {
                     let acl = self.acls.intern(&acl);
-                    if let Some(n) = self.nodes.get_mut(&*path) {
+                    if let Some(n) = self.nodes.get_mut(&path) {
                         let replaced = std::mem::replace(&mut n.acl, acl);
                         n.stat = stat;
                         self.acls.release(&replaced);

@@ -1,0 +1,271 @@
+//! Every znode by full path, stored compactly.
+//!
+//! A `HashMap<Box<str>, Node>` keeps each (key, node) pair inline in its
+//! bucket array, which grows by doubling and stays at most 7/8 full: with a
+//! million znodes it held two million buckets of 145 bytes, about 300 bytes
+//! per znode before a single path or value was stored. Here the nodes live
+//! in fixed-size chunks that fill up one after another (no slack beyond one
+//! chunk, no copying when they grow), and the hash index holds only 8-byte
+//! entries: a slot number and 32 bits of the path's hash. The index doubles
+//! like any hash table, but at 8 bytes a bucket that costs little, and its
+//! rehash reads the stored hash instead of every node's path.
+//!
+//! Slots freed by deletions are reused (most recently freed first). Iteration
+//! goes in slot order, which depends on the history of creations and
+//! deletions: callers that need an order sort, as before.
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
+use crate::node::Node;
+
+/// Slots per chunk: chunks are allocated whole, so this is the most memory a
+/// map holds beyond its nodes (4096 × ~170 bytes ≈ 0.7 MB), and small enough
+/// that allocating one never pauses apply noticeably.
+const CHUNK_SLOTS: usize = 4096;
+
+#[derive(Clone)]
+struct Slot {
+    path: Box<str>,
+    node: Node,
+}
+
+/// An index entry: where the node is, and the low 32 bits of its path's
+/// hash (compared before the path is touched, and rehashed from on growth).
+#[derive(Clone, Copy)]
+struct IndexEntry {
+    slot: u32,
+    hash: u32,
+}
+
+/// The path → node map of a `DataTree`.
+#[derive(Clone)]
+pub(crate) struct NodeMap {
+    chunks: Vec<Box<[Option<Slot>]>>,
+    /// Slots ever handed out; slot numbers below it are in `chunks`.
+    used_slots: u32,
+    /// Freed slots, reused before `used_slots` grows.
+    free: Vec<u32>,
+    index: HashTable<IndexEntry>,
+    hasher: foldhash::fast::RandomState,
+    len: usize,
+}
+
+impl std::fmt::Debug for NodeMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeMap").field("len", &self.len).finish()
+    }
+}
+
+impl Default for NodeMap {
+    fn default() -> Self {
+        NodeMap {
+            chunks: Vec::new(),
+            used_slots: 0,
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            len: 0,
+        }
+    }
+}
+
+/// The table's 64-bit hash of a stored 32-bit one. hashbrown takes the
+/// bucket from the low bits and the control byte from the top seven, so the
+/// 32 bits are spread over all 64.
+fn spread(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl NodeMap {
+    fn hash_of(&self, path: &str) -> u32 {
+        // Truncation intended: the index keeps 32 bits.
+        self.hasher.hash_one(path) as u32
+    }
+
+    fn slot(&self, slot: u32) -> Option<&Slot> {
+        let slot = slot as usize;
+        self.chunks
+            .get(slot / CHUNK_SLOTS)
+            .and_then(|chunk| chunk[slot % CHUNK_SLOTS].as_ref())
+    }
+
+    fn slot_mut(&mut self, slot: u32) -> &mut Option<Slot> {
+        let slot = slot as usize;
+        &mut self.chunks[slot / CHUNK_SLOTS][slot % CHUNK_SLOTS]
+    }
+
+    fn find(&self, path: &str) -> Option<u32> {
+        let hash = self.hash_of(path);
+        self.index
+            .find(spread(hash), |e| {
+                e.hash == hash && self.slot(e.slot).is_some_and(|s| &*s.path == path)
+            })
+            .map(|e| e.slot)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn contains_key(&self, path: &str) -> bool {
+        self.find(path).is_some()
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Option<&Node> {
+        let slot = self.find(path)?;
+        self.slot(slot).map(|s| &s.node)
+    }
+
+    pub(crate) fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
+        let slot = self.find(path)?;
+        self.slot_mut(slot).as_mut().map(|s| &mut s.node)
+    }
+
+    /// Inserts or replaces the node at `path`; returns the node it replaced.
+    pub(crate) fn insert(&mut self, path: &str, node: Node) -> Option<Node> {
+        if let Some(slot) = self.find(path) {
+            return self
+                .slot_mut(slot)
+                .as_mut()
+                .map(|s| std::mem::replace(&mut s.node, node));
+        }
+        let slot = self.take_slot();
+        *self.slot_mut(slot) = Some(Slot {
+            path: path.into(),
+            node,
+        });
+        let hash = self.hash_of(path);
+        self.index
+            .insert_unique(spread(hash), IndexEntry { slot, hash }, |e| spread(e.hash));
+        self.len += 1;
+        None
+    }
+
+    pub(crate) fn remove(&mut self, path: &str) -> Option<Node> {
+        let hash = self.hash_of(path);
+        let chunks = &self.chunks;
+        let entry = self
+            .index
+            .find_entry(spread(hash), |e| {
+                e.hash == hash
+                    && chunks
+                        .get(e.slot as usize / CHUNK_SLOTS)
+                        .and_then(|c| c[e.slot as usize % CHUNK_SLOTS].as_ref())
+                        .is_some_and(|s| &*s.path == path)
+            })
+            .ok()?;
+        let (IndexEntry { slot, .. }, _) = entry.remove();
+        let removed = self.slot_mut(slot).take()?;
+        self.free.push(slot);
+        self.len -= 1;
+        Some(removed.node)
+    }
+
+    /// A slot to fill: the most recently freed one, or the next fresh one
+    /// (allocating a chunk when the last is full).
+    fn take_slot(&mut self) -> u32 {
+        if let Some(slot) = self.free.pop() {
+            return slot;
+        }
+        let slot = self.used_slots;
+        if (slot as usize).is_multiple_of(CHUNK_SLOTS) {
+            self.chunks
+                .push(std::iter::repeat_with(|| None).take(CHUNK_SLOTS).collect());
+        }
+        // Slot numbers are u32: 4 billion znodes would take over 600 GB, so
+        // memory runs out long before this can fail.
+        assert!(slot < u32::MAX, "node map full");
+        self.used_slots = slot + 1;
+        slot
+    }
+
+    /// Makes room for `additional` more nodes in the index, if memory allows
+    /// (a snapshot load knows its node count up front).
+    pub(crate) fn try_reserve(&mut self, additional: usize) {
+        let _ = self
+            .index
+            .try_reserve(additional, |e: &IndexEntry| spread(e.hash));
+    }
+
+    /// Every (path, node), in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.chunks
+            .iter()
+            .flat_map(|chunk| chunk.iter())
+            .filter_map(|s| s.as_ref().map(|s| (&*s.path, &s.node)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::StoredStat;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    fn node(tag: u8) -> Node {
+        Node::new(vec![tag], Arc::from(Vec::new()), StoredStat::default())
+    }
+
+    /// The map agrees with a `HashMap` over a long run of inserts, replaces
+    /// and removes that spans several chunks and reuses freed slots.
+    #[test]
+    fn behaves_as_a_hash_map_across_chunks_and_reused_slots() {
+        let mut map = NodeMap::default();
+        let mut model: HashMap<String, u8> = HashMap::new();
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for step in 0..(3 * CHUNK_SLOTS * 4) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let key = format!("/n{}", state % (3 * CHUNK_SLOTS as u64));
+            let tag = (step % 251) as u8;
+            if state.is_multiple_of(3) {
+                assert_eq!(
+                    map.remove(&key).map(|n| n.data[0]),
+                    model.remove(&key),
+                    "remove {key}"
+                );
+            } else {
+                assert_eq!(
+                    map.insert(&key, node(tag)).map(|n| n.data[0]),
+                    model.insert(key.clone(), tag),
+                    "insert {key}"
+                );
+            }
+            assert_eq!(map.len(), model.len());
+        }
+        for (key, tag) in &model {
+            assert_eq!(map.get(key).map(|n| n.data[0]), Some(*tag), "{key}");
+            assert!(map.contains_key(key));
+        }
+        let mut listed: Vec<(String, u8)> = map
+            .iter()
+            .map(|(p, n)| (p.to_string(), n.data[0]))
+            .collect();
+        listed.sort();
+        let mut expected: Vec<(String, u8)> = model.into_iter().collect();
+        expected.sort();
+        assert_eq!(listed, expected);
+        assert!(map.get("/absent").is_none());
+        assert!(map.remove("/absent").is_none());
+        // Freed slots were reused: the map never used more slots than the
+        // most keys it held at once could need.
+        assert!((map.used_slots as usize) <= 3 * CHUNK_SLOTS);
+    }
+
+    #[test]
+    fn get_mut_changes_the_stored_node() {
+        let mut map = NodeMap::default();
+        map.insert("/a", node(1));
+        if let Some(n) = map.get_mut("/a") {
+            n.data = vec![9];
+        }
+        assert_eq!(map.get("/a").map(|n| n.data.clone()), Some(vec![9]));
+        let copy = map.clone();
+        assert_eq!(copy.get("/a").map(|n| n.data.clone()), Some(vec![9]));
+        assert_eq!(copy.len(), 1);
+    }
+}
