@@ -23,7 +23,7 @@
 //! - [`to_rzk`]: building rzk's tree and seeding its data directory.
 //! - [`zk_export`]: writing a tree as a ZooKeeper snapshot.
 
-mod adler32;
+pub mod adler32;
 pub mod error;
 mod input;
 mod password;

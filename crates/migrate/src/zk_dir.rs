@@ -226,7 +226,10 @@ fn newest_valid_snapshot(
     }
     match first_error {
         Some(e) => Err(MigrateError {
-            what: format!("no snapshot reads completely; the newest: {}", e.what),
+            what: format!(
+                "{} (the newest snapshot; no snapshot in the directory reads completely)",
+                e.what
+            ),
             ..e
         }),
         None => {

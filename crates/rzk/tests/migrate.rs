@@ -220,6 +220,46 @@ fn zookeeper_data_dir_imports_serves_the_same_tree_and_round_trips() {
         .expect("ZooKeeper serves");
     let back_dump = python(&py, &["dump", &back.addr()]);
     assert_same_tree(&second_dump, &back_dump, "rzk vs ZooKeeper from the export");
+    back.kill();
+
+    eprintln!("=== an ensemble's zxids (epoch 5): the log starts far above index 1");
+    // A standalone ZooKeeper's zxids have epoch 0; an ensemble's carry the
+    // epoch in the high 32 bits, so rzk's first log index is in the billions.
+    let epoch_dir = export_dir.join("epoch5");
+    std::fs::create_dir_all(&epoch_dir).expect("dir");
+    let high_zxid: i64 = 5 << 32;
+    let high = epoch_dir.join(format!("snapshot.{high_zxid:x}"));
+    std::fs::copy(&snapshot, &high).expect("copy");
+    let mut third = Rzk::prepare(&rzk_bin(), free_port(), &[], None).expect("prepare rzk");
+    let out = rzk(&[
+        os("import"),
+        os("--dump"),
+        high.as_os_str(),
+        os("--data-dir"),
+        third.data_dir().as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    third.spawn().expect("spawn");
+    third.wait_serving(Duration::from_secs(30)).expect("serves");
+    let czxid: i64 = python(&py, &["write", &third.addr(), "/in-epoch-5"])
+        .trim()
+        .parse()
+        .expect("czxid");
+    assert!(czxid > high_zxid, "{czxid:#x} after {high_zxid:#x}");
+    let before = python(&py, &["dump", &third.addr()]);
+    third.restart().expect("restart");
+    let czxid_2: i64 = python(&py, &["write", &third.addr(), "/in-epoch-5-again"])
+        .trim()
+        .parse()
+        .expect("czxid");
+    assert!(czxid_2 > czxid, "{czxid_2:#x} after {czxid:#x}");
+    let after = python(&py, &["dump", &third.addr()]);
+    assert!(after.contains("\"/in-epoch-5\""), "{after}");
+    assert!(before.lines().count() + 1 == after.lines().count());
 }
 
 /// The largest zxid any Stat in a dump shows.
