@@ -1,7 +1,9 @@
 //! `rzk`: the ZooKeeper-compatible coordination service.
 //!
 //! `rzk server [--config zoo.cfg]` runs a server; `rzk bench` load-tests
-//! one (see the `rzk-bench` crate). Without a file it listens on
+//! one (see the `rzk-bench` crate); `rzk import` seeds a data directory from
+//! Apache ZooKeeper's files and `rzk export` writes one back as a ZooKeeper
+//! snapshot (see the `rzk-migrate` crate and `migrate_cmd`). Without a file it listens on
 //! port 2181 on every address with `./data` as its data directory. SIGINT or
 //! SIGTERM shut it down gracefully: connections are closed, queued replies
 //! flushed.
@@ -10,6 +12,8 @@ use clap::{Parser, Subcommand};
 use rzk_server::{Server, ServerConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod migrate_cmd;
 
 /// mimalloc instead of glibc's malloc: under write load malloc and free
 /// were about 15% of the server's CPU (docs/PERFORMANCE.md, profiles), and
@@ -39,6 +43,11 @@ enum Command {
     },
     /// Load-test a ZooKeeper-protocol server (rzk or Apache ZooKeeper).
     Bench(rzk_bench::BenchArgs),
+    /// Create an rzk data directory from Apache ZooKeeper's snapshot and
+    /// transaction logs (or from a snapshot file `rzk export` wrote).
+    Import(migrate_cmd::ImportArgs),
+    /// Write a stopped server's tree as an Apache ZooKeeper snapshot.
+    Export(migrate_cmd::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +71,18 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Import(args) => report("import", migrate_cmd::import(args)),
+        Command::Export(args) => report("export", migrate_cmd::export(args)),
+    }
+}
+
+fn report(command: &str, outcome: Result<(), String>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rzk {command}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -30,6 +30,8 @@
 //! - `ephemeral`: the ephemeralOwner encodings (session, container, TTL).
 //! - `quota`: `StatsTrack` and the quota-root trie.
 //! - `sessions`: live sessions and their ephemerals.
+//! - [`import`]: building a tree from nodes with exact stored Stats (migration
+//!   from ZooKeeper) and listing them back (export).
 //! - [`snapshot`]: `DataTree::write_snapshot` / `read_snapshot`, the whole
 //!   state as one checksummed stream.
 
@@ -38,6 +40,7 @@ mod acl_cache;
 pub mod codec;
 pub mod entry;
 mod ephemeral;
+pub mod import;
 mod node;
 mod node_map;
 mod ops;

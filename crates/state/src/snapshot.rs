@@ -595,7 +595,11 @@ fn parse_node_fixed(b: &[u8; NODE_FIXED_BYTES]) -> (u32, StoredStat) {
 
 /// A node may join the tree being loaded only where `attach` keeps the tree
 /// whole: `/` first, then each node once, under a node already loaded.
-fn check_placement(tree: &DataTree, path: &str, first: bool) -> Result<(), SnapshotError> {
+pub(crate) fn check_placement(
+    tree: &DataTree,
+    path: &str,
+    first: bool,
+) -> Result<(), SnapshotError> {
     if first {
         return if path == "/" {
             Ok(())
