@@ -15,7 +15,7 @@ use openraft::storage::RaftLogStorage;
 use openraft::SnapshotMeta;
 use rzk_state::{DataTree, StateConfig};
 
-use crate::replay::replay_snapshot;
+use crate::replay::replay_tree;
 use crate::snapshot_store::SnapshotStore;
 use crate::wal_log_store::WalLogStore;
 
@@ -26,7 +26,8 @@ pub fn current_tree(
     log_dir: &Path,
     config: &StateConfig,
 ) -> io::Result<DataTree> {
-    let base = SnapshotStore::open(snapshot_dir)?.load_newest()?;
+    let store = SnapshotStore::open(snapshot_dir)?;
+    let base = store.load_newest()?;
     let (mut log, _report) = WalLogStore::open(log_dir).map_err(io::Error::other)?;
     let state = tokio::runtime::Builder::new_current_thread()
         .build()?
@@ -44,8 +45,5 @@ pub fn current_tree(
             .map(|b| b.meta.last_membership.clone())
             .unwrap_or_default(),
     };
-    let bytes = replay_snapshot(base.as_ref(), &log, &target, config)?;
-    DataTree::read_snapshot(&mut &bytes[..], config.clone())
-        .map(|(tree, _)| tree)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+    replay_tree(&store, &log, &target, config).map(|(tree, _)| tree)
 }

@@ -33,13 +33,7 @@ use crate::types::{zxid_of, TypeConfig};
 pub const REPLAY_CHUNK_ENTRIES: u64 = 1024;
 
 /// Writes the state at `target.last_log_id`, as the state crate's snapshot
-/// bytes, to `out`.
-///
-/// The base is the newest snapshot file in `store` at or before the target
-/// that reads back intact (read as a stream, its own checksum checked); with
-/// none, replay starts from the log's first entry (index 0) onto an empty
-/// tree. Every entry after the base up to the target must be in `log`; a
-/// missing one is an error, never skipped.
+/// bytes, to `out` (see [`replay_tree`]).
 pub fn replay_snapshot(
     store: &SnapshotStore,
     log: &dyn LogSource,
@@ -48,6 +42,32 @@ pub fn replay_snapshot(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let started = Instant::now();
+    let (tree, replayed) = replay_tree(store, log, target, state_config)?;
+    let meta = tree.write_snapshot(&mut &mut *out)?;
+    tracing::info!(
+        target_index = target.last_log_id.map(|id| id.index),
+        replayed_entries = replayed,
+        nodes = meta.node_count,
+        bytes = meta.size_bytes,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "snapshot state built by replay"
+    );
+    Ok(())
+}
+
+/// The tree at `target.last_log_id`, and how many entries were replayed.
+///
+/// The base is the newest snapshot file in `store` at or before the target
+/// that reads back intact (read as a stream, its own checksum checked); with
+/// none, replay starts from the log's first entry (index 0) onto an empty
+/// tree. Every entry after the base up to the target must be in `log`; a
+/// missing one is an error, never skipped.
+pub fn replay_tree(
+    store: &SnapshotStore,
+    log: &dyn LogSource,
+    target: &SnapshotMetaOf<TypeConfig>,
+    state_config: &StateConfig,
+) -> io::Result<(DataTree, u64)> {
     let target_index = target.last_log_id.map(|id| id.index);
     let (mut tree, start) = match target_index.and_then(|i| base_tree(store, i, state_config)) {
         Some((tree, base_index)) => (tree, base_index.saturating_add(1)),
@@ -99,16 +119,7 @@ pub fn replay_snapshot(
             ));
         }
     }
-    let meta = tree.write_snapshot(&mut &mut *out)?;
-    tracing::info!(
-        target_index = end.checked_sub(1),
-        replayed_entries = end - start,
-        nodes = meta.node_count,
-        bytes = meta.size_bytes,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "snapshot state built by replay"
-    );
-    Ok(())
+    Ok((tree, end - start))
 }
 
 /// The tree of the newest snapshot file at or before `index` that reads

@@ -109,6 +109,10 @@ impl NodeMap {
         self.len
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     pub(crate) fn contains_key(&self, path: &str) -> bool {
         self.find(path).is_some()
     }
@@ -187,6 +191,11 @@ impl NodeMap {
         let _ = self
             .index
             .try_reserve(additional, |e: &IndexEntry| spread(e.hash));
+    }
+
+    /// Every path, in slot order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.iter().map(|(path, _)| path)
     }
 
     /// Every (path, node), in slot order.
