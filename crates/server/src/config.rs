@@ -107,7 +107,8 @@ pub struct ServerConfig {
     pub my_id: u64,
 }
 
-/// `admin.*` keys (the admin HTTP server is a later issue; the keys are kept).
+/// `admin.*` keys: the admin HTTP server (see `admin`), on by default on
+/// 0.0.0.0:8080 under `/commands`, as in ZooKeeper.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
     pub enable_server: bool,

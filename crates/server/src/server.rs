@@ -27,6 +27,9 @@ pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
     built: crate::replicated::Built,
+    /// The admin server's listener (`admin.enableServer`), if it is on and
+    /// its port could be bound.
+    admin: Option<TcpListener>,
 }
 
 impl Server {
@@ -56,6 +59,7 @@ impl Server {
                 DataTree::new(crate::replicated::state_config(&config)),
             ),
         };
+        let admin = bind_admin(&config).await?;
         let built = crate::replicated::build_replica(&config, hooks.clone(), restored).await?;
         let log = log::LogHandle::replicated(built.replica.proposer());
         let mut sessions = SessionTracker::new(
@@ -76,7 +80,13 @@ impl Server {
             shared,
             listener,
             built,
+            admin,
         })
+    }
+
+    /// Where the admin server listens, if it runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -94,6 +104,7 @@ impl Server {
             shared,
             listener,
             built,
+            admin,
         } = self;
         let crate::replicated::Built {
             mut replica,
@@ -115,6 +126,10 @@ impl Server {
             tokio::spawn(crate::session::run_activity_reports(shared.clone())),
             tokio::spawn(crate::container::run_container_checker(shared.clone())),
         ];
+        let admin_task = admin.map(|listener| {
+            let handler = crate::admin::handler(shared.clone());
+            tokio::spawn(crate::http::serve(listener, "admin server", handler))
+        });
         tracing::info!(
             "rzk serving clients on {} (Zookeeper version {})",
             listener.local_addr()?,
@@ -159,12 +174,45 @@ impl Server {
         }
         stopped.abort();
         replica.shutdown().await;
-        for task in background {
+        for task in background.into_iter().chain(admin_task) {
             task.abort();
         }
         match failure {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+}
+
+/// Binds the admin server's port when `admin.enableServer` is on. When the
+/// port cannot be bound, ZooKeeper 3.8 behaves in two ways and rzk follows
+/// both: a standalone server refuses to start ("Unable to start
+/// AdminServer, exiting abnormally"), an ensemble member logs the problem
+/// and runs without it (`QuorumPeer.start`), so that one busy port does not
+/// take a voter out of its quorum.
+async fn bind_admin(config: &ServerConfig) -> io::Result<Option<TcpListener>> {
+    let admin = &config.admin;
+    if !admin.enable_server {
+        return Ok(None);
+    }
+    let address = format!("{}:{}", admin.server_address, admin.server_port);
+    match TcpListener::bind(&address).await {
+        Ok(listener) => {
+            tracing::info!(
+                "Started AdminServer on address {}, port {} and command URL {}",
+                admin.server_address,
+                listener.local_addr()?.port(),
+                admin.command_url
+            );
+            Ok(Some(listener))
+        }
+        Err(e) if config.ensemble.is_empty() => Err(io::Error::new(
+            e.kind(),
+            format!("Unable to start AdminServer on {address}: {e}"),
+        )),
+        Err(e) => {
+            tracing::warn!("Problem starting AdminServer on {address}: {e}; running without it");
+            Ok(None)
         }
     }
 }
