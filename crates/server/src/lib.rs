@@ -34,6 +34,8 @@
 //! - [`admin`]: the admin HTTP server (`/commands/<name>`, `/ready`);
 //!   [`admin_commands`] builds each command's JSON, [`http`] is the small
 //!   HTTP/1.1 server under it and `/metrics`.
+//! - [`metrics`]: Prometheus' `/metrics` (`metricsProvider.*`), gauges read
+//!   at scrape time.
 //! - [`auth`]: identities, digest and ip providers, the READ check for events.
 //! - [`stats`], [`clock`], [`reply`], [`shared`]: counters, time, encoding,
 //!   and the shared state with its lock order.
@@ -54,6 +56,7 @@ pub mod handshake;
 pub mod http;
 pub mod limits;
 pub mod log;
+pub mod metrics;
 pub mod ops;
 pub mod outbound;
 pub mod pipeline;

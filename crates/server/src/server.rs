@@ -30,6 +30,8 @@ pub struct Server {
     /// The admin server's listener (`admin.enableServer`), if it is on and
     /// its port could be bound.
     admin: Option<TcpListener>,
+    /// Prometheus' `/metrics` listener, if `metricsProvider` asks for it.
+    metrics: Option<TcpListener>,
 }
 
 impl Server {
@@ -60,6 +62,7 @@ impl Server {
             ),
         };
         let admin = bind_admin(&config).await?;
+        let metrics = bind_metrics(&config).await?;
         let built = crate::replicated::build_replica(&config, hooks.clone(), restored).await?;
         let log = log::LogHandle::replicated(built.replica.proposer());
         let mut sessions = SessionTracker::new(
@@ -81,7 +84,13 @@ impl Server {
             listener,
             built,
             admin,
+            metrics,
         })
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Where the admin server listens, if it runs.
@@ -105,6 +114,7 @@ impl Server {
             listener,
             built,
             admin,
+            metrics,
         } = self;
         let crate::replicated::Built {
             mut replica,
@@ -129,6 +139,10 @@ impl Server {
         let admin_task = admin.map(|listener| {
             let handler = crate::admin::handler(shared.clone());
             tokio::spawn(crate::http::serve(listener, "admin server", handler))
+        });
+        let metrics_task = metrics.map(|listener| {
+            let handler = crate::metrics::handler(shared.clone());
+            tokio::spawn(crate::http::serve(listener, "metrics", handler))
         });
         tracing::info!(
             "rzk serving clients on {} (Zookeeper version {})",
@@ -174,7 +188,7 @@ impl Server {
         }
         stopped.abort();
         replica.shutdown().await;
-        for task in background.into_iter().chain(admin_task) {
+        for task in background.into_iter().chain(admin_task).chain(metrics_task) {
             task.abort();
         }
         match failure {
@@ -215,6 +229,26 @@ async fn bind_admin(config: &ServerConfig) -> io::Result<Option<TcpListener>> {
             Ok(None)
         }
     }
+}
+
+/// Binds Prometheus' port when the provider is configured. As in ZooKeeper,
+/// whose server exits when its metrics provider cannot start, a port that
+/// cannot be bound stops the start.
+async fn bind_metrics(config: &ServerConfig) -> io::Result<Option<TcpListener>> {
+    let metrics = &config.metrics;
+    if !metrics.prometheus_enabled {
+        return Ok(None);
+    }
+    let address = format!("{}:{}", metrics.http_host, metrics.http_port);
+    let listener = TcpListener::bind(&address).await.map_err(|e| {
+        io::Error::new(e.kind(), format!("Cannot start /metrics on {address}: {e}"))
+    })?;
+    tracing::info!(
+        "Starting /metrics HTTP endpoint at host: {}, port: {}",
+        metrics.http_host,
+        listener.local_addr()?.port()
+    );
+    Ok(Some(listener))
 }
 
 /// Registers and spawns one accepted connection, or refuses it.

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use rzk_proto::frame::{frame, parse_frame_len, DEFAULT_MAX_FRAME_BYTES};
 use rzk_proto::records::{ConnectRequest, ConnectResponse, ReplyHeader, WatcherEvent};
 use rzk_proto::{Decode, Encode, OpCode, Reader, Request, RequestFrame, Response};
@@ -22,6 +24,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The admin server's address, when the test turned it on.
     pub admin_addr: Option<SocketAddr>,
+    /// Prometheus' `/metrics` address, when the test turned it on.
+    pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -75,6 +79,7 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
     let server = Server::bind(config).await.expect("bind");
     let addr = server.local_addr().expect("addr");
     let admin_addr = server.admin_addr();
+    let metrics_addr = server.metrics_addr();
     let shared = server.shared().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {
@@ -92,6 +97,7 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
     TestServer {
         addr,
         admin_addr,
+        metrics_addr,
         stop: Some(stop),
         task: Some(task),
     }
