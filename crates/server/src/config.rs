@@ -89,6 +89,7 @@ pub struct ServerConfig {
     pub enforce_quota: bool,
     pub skip_acl: bool,
     pub admin: AdminConfig,
+    pub metrics: MetricsConfig,
     /// `server.N` lines, unparsed.
     pub servers: BTreeMap<u64, String>,
     /// The same lines, parsed and checked (empty for a standalone server).
@@ -107,7 +108,8 @@ pub struct ServerConfig {
     pub my_id: u64,
 }
 
-/// `admin.*` keys (the admin HTTP server is a later issue; the keys are kept).
+/// `admin.*` keys: the admin HTTP server (see `admin`), on by default on
+/// 0.0.0.0:8080 under `/commands`, as in ZooKeeper.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
     pub enable_server: bool,
@@ -126,6 +128,35 @@ impl Default for AdminConfig {
         }
     }
 }
+
+/// `metricsProvider.*` keys: Prometheus' `/metrics` (see `metrics`), on only
+/// when `metricsProvider.className` names ZooKeeper's
+/// `PrometheusMetricsProvider`, as in ZooKeeper (whose default provider
+/// exports nothing over HTTP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub prometheus_enabled: bool,
+    /// `metricsProvider.httpHost`.
+    pub http_host: String,
+    /// `metricsProvider.httpPort`.
+    pub http_port: u16,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            prometheus_enabled: false,
+            http_host: "0.0.0.0".to_string(),
+            http_port: 7000,
+        }
+    }
+}
+
+/// ZooKeeper's own providers that export nothing over HTTP.
+const NON_HTTP_METRICS_PROVIDERS: &[&str] = &[
+    "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider",
+    "org.apache.zookeeper.metrics.impl.NullMetricsProvider",
+];
 
 impl Default for ServerConfig {
     /// What `rzk server` runs with no configuration file: port 2181 on every
@@ -153,6 +184,7 @@ impl Default for ServerConfig {
             enforce_quota: false,
             skip_acl: false,
             admin: AdminConfig::default(),
+            metrics: MetricsConfig::default(),
             servers: BTreeMap::new(),
             ensemble: crate::ensemble::Ensemble::default(),
             peer_type: crate::ensemble::Role::Participant,
@@ -370,6 +402,23 @@ fn apply_key(
         "standaloneEnabled" => cfg.standalone_enabled = boolean(key, value)?,
         "reconfigEnabled" => cfg.reconfig_enabled = boolean(key, value)?,
         "clientPortListenBacklog" => cfg.client_port_listen_backlog = number(key, value)?,
+        "metricsProvider.className" => {
+            cfg.metrics.prometheus_enabled = match value {
+                crate::metrics::PROMETHEUS_PROVIDER => true,
+                v if NON_HTTP_METRICS_PROVIDERS.contains(&v) => false,
+                // ZooKeeper cannot load another class either, and refuses
+                // to start.
+                _ => {
+                    return Err(ConfigError::BadValue {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                        expected: "ZooKeeper's PrometheusMetricsProvider or DefaultMetricsProvider",
+                    })
+                }
+            }
+        }
+        "metricsProvider.httpHost" => cfg.metrics.http_host = value.to_string(),
+        "metricsProvider.httpPort" => cfg.metrics.http_port = number(key, value)?,
         _ if ACCEPTED_UNUSED_KEYS.contains(&key)
             || key.starts_with("metricsProvider.")
             || key.starts_with("ssl.")
@@ -581,6 +630,27 @@ mod tests {
         assert_eq!(p.config.super_digest.as_deref(), Some("super:abc"));
         assert!(p.config.skip_acl);
         assert_eq!(p.unknown_keys, vec!["fancyKey".to_string()]);
+    }
+
+    #[test]
+    fn metrics_provider_keys() {
+        let off = parse("dataDir=/x\nclientPort=1\n").config.metrics;
+        assert_eq!(off, MetricsConfig::default());
+        assert!(!off.prometheus_enabled);
+        let on = parse(
+            "dataDir=/x\nclientPort=1\n\
+             metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
+             metricsProvider.httpPort=7001\nmetricsProvider.httpHost=127.0.0.1\n\
+             metricsProvider.exportJvmInfo=false\n",
+        );
+        assert!(on.unknown_keys.is_empty());
+        assert!(on.config.metrics.prometheus_enabled);
+        assert_eq!(on.config.metrics.http_port, 7001);
+        assert_eq!(on.config.metrics.http_host, "127.0.0.1");
+        assert!(
+            ServerConfig::parse("dataDir=/x\nclientPort=1\nmetricsProvider.className=x.Y\n")
+                .is_err()
+        );
     }
 
     #[test]

@@ -507,6 +507,7 @@ impl Connection {
         self.stats
             .record_reply(meta.xid, zxid, ops::op_name(meta.op), latency_ms, now_ms);
         self.shared.stats.record_latency(latency_ms);
+        self.shared.stats.record_op_latency(meta.op, latency_ms);
     }
 
     /// Runs a local item at the front. Its reply is pushed while the core lock

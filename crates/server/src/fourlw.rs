@@ -9,30 +9,20 @@
 //! of a JVM.
 
 use crate::clock::java_date;
-use crate::conn_table::ConnEntry;
 use crate::framing::FrameReader;
-use crate::limits::{DIR_SIZE_FILES_MAX, FOUR_LETTER_OUTPUT_BYTES_MAX};
+use crate::limits::FOUR_LETTER_OUTPUT_BYTES_MAX;
+use crate::report::{self, ConnectionInfo};
 use crate::shared::Shared;
 use crate::stats::java_double;
 use crate::watch::ConnId;
-use rzk_replica::status::{Role, Status};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 
-/// What rzk reports as its ZooKeeper version: ZooKeeper's protocol level it
-/// implements, then rzk's own version, in the `X.Y.Z-..., built on ...` shape
-/// tools parse.
-pub const VERSION: &str = concat!(
-    "3.8.0-rzk-",
-    env!("CARGO_PKG_VERSION"),
-    ", built on unknown"
-);
+/// rzk's version string (kept here too for callers that name it so).
+pub use crate::report::VERSION;
 
 /// Telnet's close sequence (IAC IP IAC DO), which ZooKeeper lists as a command
 /// so the log stays quiet about it.
@@ -117,8 +107,9 @@ pub fn run(shared: &Shared, conn_id: ConnId, word: &str) -> String {
         "srvr" => stat(shared, conn_id, false, &mut out),
         "stat" => stat(shared, conn_id, true, &mut out),
         "cons" => {
-            for (id, entry) in shared.conns().entries() {
-                connection_line(&entry, id == conn_id, false, &mut out);
+            let conns = shared.conns().entries();
+            for info in report::connections(&conns, Some(conn_id)) {
+                connection_line(&info, false, &mut out);
                 out.push('\n');
             }
             out.push('\n');
@@ -135,12 +126,9 @@ pub fn run(shared: &Shared, conn_id: ConnId, word: &str) -> String {
         }
         "conf" => conf(shared, &mut out),
         "dirs" => {
-            let _ = writeln!(out, "datadir_size: {}", dir_size(&shared.config.data_dir));
-            let _ = writeln!(
-                out,
-                "logdir_size: {}",
-                dir_size(&shared.config.data_log_dir)
-            );
+            let (data, log) = report::dirs(&shared.config);
+            let _ = writeln!(out, "datadir_size: {data}");
+            let _ = writeln!(out, "logdir_size: {log}");
         }
         "envi" => envi(&mut out),
         "wchs" => {
@@ -182,92 +170,55 @@ fn stat(shared: &Shared, conn_id: ConnId, with_clients: bool, out: &mut String) 
     let conns = shared.conns().entries();
     if with_clients {
         out.push_str("Clients:\n");
-        for (id, entry) in &conns {
-            connection_line(entry, *id == conn_id, true, out);
+        for info in report::connections(&conns, Some(conn_id)) {
+            connection_line(&info, true, out);
             out.push('\n');
         }
         out.push('\n');
     }
-    let latency = shared.stats.latency();
-    let outstanding: usize = conns
-        .iter()
-        .map(|(_, e)| e.stats.outstanding.load(Relaxed))
-        .sum();
-    let (zxid, nodes) = {
-        let core = shared.core();
-        (
-            core.tree.last_zxid(),
-            zookeeper_node_count(core.tree.node_count()),
-        )
-    };
+    let s = report::server_stats(shared, &conns);
     let _ = writeln!(
         out,
         "Latency min/avg/max: {}/{}/{}",
-        latency.min_ms,
-        latency.avg_java(),
-        latency.max_ms
+        s.latency.min_ms,
+        java_double(s.avg_latency()),
+        s.latency.max_ms
     );
-    let _ = writeln!(
-        out,
-        "Received: {}",
-        shared.stats.packets_received.load(Relaxed)
-    );
-    let _ = writeln!(out, "Sent: {}", shared.stats.packets_sent.load(Relaxed));
-    let _ = writeln!(out, "Connections: {}", conns.len());
-    let _ = writeln!(out, "Outstanding: {outstanding}");
-    let _ = writeln!(out, "Zxid: 0x{zxid:x}");
-    let _ = writeln!(out, "Mode: {}", shared.server_state());
-    let _ = writeln!(out, "Node count: {nodes}");
+    let _ = writeln!(out, "Received: {}", s.packets_received);
+    let _ = writeln!(out, "Sent: {}", s.packets_sent);
+    let _ = writeln!(out, "Connections: {}", s.connections);
+    let _ = writeln!(out, "Outstanding: {}", s.outstanding);
+    let _ = writeln!(out, "Zxid: 0x{:x}", s.last_zxid);
+    let _ = writeln!(out, "Mode: {}", s.server_state);
+    let _ = writeln!(out, "Node count: {}", s.node_count);
 }
 
-/// ZooKeeper's node count includes the root twice (its node map holds it under
-/// both "" and "/"), so a fresh server reports 5. rzk reports the same number so
-/// that monitoring compares equal.
-fn zookeeper_node_count(nodes: usize) -> usize {
-    nodes + 1
-}
-
-/// Java prints a socket address as `/127.0.0.1:2181`.
-fn java_addr(addr: &SocketAddr) -> String {
-    format!("/{addr}")
-}
-
-/// `ServerCnxn.dumpConnectionInfo`. The asking connection itself shows
-/// interest ops 0 (ZooKeeper has cancelled its selection key), others 1.
-fn connection_line(entry: &ConnEntry, is_self: bool, brief: bool, out: &mut String) {
-    let s = &entry.stats;
+/// `ServerCnxn.dumpConnectionInfo`; Java prints a socket address as
+/// `/127.0.0.1:2181`.
+fn connection_line(info: &ConnectionInfo, brief: bool, out: &mut String) {
     let _ = write!(
         out,
-        " {}[{}](queued={},recved={},sent={}",
-        java_addr(&entry.peer),
-        if is_self { 0 } else { 1 },
-        s.outstanding.load(Relaxed),
-        s.packets_received.load(Relaxed),
-        s.packets_sent.load(Relaxed)
+        " /{}[{}](queued={},recved={},sent={}",
+        info.peer, info.interest_ops, info.outstanding, info.packets_received, info.packets_sent
     );
-    let session = s.session_id.load(Relaxed);
-    if !brief && session != 0 {
-        let latency = s.latency();
+    if let (false, Some(s)) = (brief, &info.session) {
         let _ = write!(
             out,
-            ",sid=0x{session:x},lop={},est={},to={}",
-            s.last_op(),
-            s.established_wall_ms.load(Relaxed),
-            s.timeout_ms.load(Relaxed)
+            ",sid=0x{:x},lop={},est={},to={}",
+            s.session_id, s.last_operation, s.established_wall_ms, s.timeout_ms
         );
-        let cxid = s.last_cxid.load(Relaxed);
-        if cxid >= 0 {
-            let _ = write!(out, ",lcxid=0x{cxid:x}");
+        if s.last_cxid >= 0 {
+            let _ = write!(out, ",lcxid=0x{:x}", s.last_cxid);
         }
         let _ = write!(
             out,
             ",lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={}",
-            s.last_zxid.load(Relaxed),
-            s.last_response_ms.load(Relaxed),
-            s.last_latency_ms.load(Relaxed),
-            latency.min_ms,
-            latency.avg_integer(),
-            latency.max_ms
+            s.last_zxid,
+            s.last_response_ms,
+            s.last_latency_ms,
+            s.latency.min_ms,
+            s.latency.avg_integer(),
+            s.latency.max_ms
         );
     }
     out.push(')');
@@ -275,17 +226,15 @@ fn connection_line(entry: &ConnEntry, is_self: bool, brief: bool, out: &mut Stri
 
 /// `ZooKeeperServer.dumpConf`.
 fn conf(shared: &Shared, out: &mut String) {
-    let c = &shared.config;
-    let data_dir = absolute(&c.data_dir);
-    let log_dir = absolute(&c.data_log_dir);
+    let c = report::conf(&shared.config);
     let _ = writeln!(out, "clientPort={}", c.client_port);
     out.push_str("secureClientPort=-1\n");
-    let _ = writeln!(out, "dataDir={data_dir}");
-    let _ = writeln!(out, "dataDirSize={}", dir_size(&c.data_dir));
-    let _ = writeln!(out, "dataLogDir={log_dir}");
-    let _ = writeln!(out, "dataLogSize={}", dir_size(&c.data_log_dir));
+    let _ = writeln!(out, "dataDir={}", c.data_dir);
+    let _ = writeln!(out, "dataDirSize={}", c.data_dir_size);
+    let _ = writeln!(out, "dataLogDir={}", c.data_log_dir);
+    let _ = writeln!(out, "dataLogSize={}", c.data_log_size);
     let _ = writeln!(out, "tickTime={}", c.tick_time_ms);
-    let _ = writeln!(out, "maxClientCnxns={}", c.max_client_cnxns_per_ip);
+    let _ = writeln!(out, "maxClientCnxns={}", c.max_client_cnxns);
     let _ = writeln!(out, "minSessionTimeout={}", c.min_session_timeout_ms);
     let _ = writeln!(out, "maxSessionTimeout={}", c.max_session_timeout_ms);
     let _ = writeln!(
@@ -293,249 +242,72 @@ fn conf(shared: &Shared, out: &mut String) {
         "clientPortListenBacklog={}",
         c.client_port_listen_backlog
     );
-    let _ = writeln!(out, "serverId={}", c.my_id);
+    let _ = writeln!(out, "serverId={}", c.server_id);
 }
 
-fn absolute(path: &Path) -> String {
-    std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
-}
-
-/// Bytes of the regular files under `dir`, visiting at most
-/// [`DIR_SIZE_FILES_MAX`] entries (a loop with an explicit stack, no recursion).
-pub fn dir_size(dir: &Path) -> u64 {
-    let mut total = 0u64;
-    let mut stack = vec![dir.to_path_buf()];
-    let mut visited = 0usize;
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            visited += 1;
-            if visited > DIR_SIZE_FILES_MAX {
-                return total;
-            }
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => stack.push(entry.path()),
-                Ok(m) => total = total.saturating_add(m.len()),
-                Err(_) => {}
-            }
-        }
-    }
-    total
-}
-
-/// `envi`: ZooKeeper lists JVM properties; rzk lists the same keys that make
-/// sense for a native process.
+/// `envi`: `key=value` lines under a heading.
 fn envi(out: &mut String) {
-    let read = |p: &str| {
-        std::fs::read_to_string(p)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        other => other,
-    };
-    let host = Some(read("/proc/sys/kernel/hostname"))
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string());
-    let os_name = match std::env::consts::OS {
-        "linux" => "Linux".to_string(),
-        other => other.to_string(),
-    };
-    let env = |k: &str| std::env::var(k).unwrap_or_default();
-    let cwd = std::env::current_dir()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
     out.push_str("Environment:\n");
-    let _ = writeln!(out, "zookeeper.version={VERSION}");
-    let _ = writeln!(out, "host.name={host}");
-    let _ = writeln!(out, "rzk.version={}", env!("CARGO_PKG_VERSION"));
-    let _ = writeln!(out, "os.name={os_name}");
-    let _ = writeln!(out, "os.arch={arch}");
-    let _ = writeln!(out, "os.version={}", read("/proc/sys/kernel/osrelease"));
-    let _ = writeln!(out, "user.name={}", env("USER"));
-    let _ = writeln!(out, "user.home={}", env("HOME"));
-    let _ = writeln!(out, "user.dir={cwd}");
+    for (key, value) in report::environment() {
+        let _ = writeln!(out, "{key}={value}");
+    }
 }
 
-/// `dump`: session deadlines, ephemerals by session, connection deadlines.
+/// `dump`, as ZooKeeper's `ExpiryQueue.dump` and `dumpEphemerals` print it.
 fn dump(shared: &Shared, out: &mut String) {
     let clock = shared.clock;
+    let d = report::dump(shared);
     out.push_str("SessionTracker dump:\n");
-    shared.sessions().dump(out, |t| clock.wall_of(t));
+    let _ = writeln!(
+        out,
+        "Session Sets ({})/({}):",
+        d.session_expiry.len(),
+        d.sessions
+    );
+    for (deadline, ids) in &d.session_expiry {
+        let _ = writeln!(
+            out,
+            "{} expire at {}:",
+            ids.len(),
+            java_date(clock.wall_of(*deadline))
+        );
+        for id in ids {
+            let _ = writeln!(out, "\t0x{id:x}");
+        }
+    }
     out.push_str("ephemeral nodes dump:\n");
-    let ephemerals = shared.core().tree.ephemerals_by_session();
-    let _ = writeln!(out, "Sessions with Ephemerals ({}):", ephemerals.len());
-    for (session, paths) in ephemerals {
+    let _ = writeln!(out, "Sessions with Ephemerals ({}):", d.ephemerals.len());
+    for (session, paths) in &d.ephemerals {
         let _ = writeln!(out, "0x{session:x}:");
         for path in paths {
             let _ = writeln!(out, "\t{path}");
         }
     }
     out.push_str("Connections dump:\n");
-    // ZooKeeper's connection expiry queue: last activity plus the session
-    // timeout (the sessionless timeout before a handshake), rounded up to the
-    // sessionless interval.
-    let interval = crate::limits::SESSIONLESS_CONNECTION_TIMEOUT_MS;
-    let mut buckets: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    let conns = shared.conns().entries();
-    for (_, entry) in &conns {
-        let s = &entry.stats;
-        let timeout = match s.timeout_ms.load(Relaxed) {
-            t if t > 0 => t as u64,
-            _ => interval,
-        };
-        let deadline =
-            (s.last_activity_ms.load(Relaxed) + timeout) / interval * interval + interval;
-        buckets.entry(deadline).or_default().push(format!(
-            "ip: {} sessionId: 0x{:x}",
-            java_addr(&entry.peer),
-            s.session_id.load(Relaxed)
-        ));
-    }
     let _ = writeln!(
         out,
         "Connections Sets ({})/({}):",
-        buckets.len(),
-        conns.len()
+        d.connection_expiry.len(),
+        d.connections
     );
-    for (deadline, lines) in buckets {
+    for (deadline, conns) in &d.connection_expiry {
         let _ = writeln!(
             out,
             "{} expire at {}:",
-            lines.len(),
-            java_date(clock.wall_of(deadline))
+            conns.len(),
+            java_date(clock.wall_of(*deadline))
         );
-        for line in lines {
-            let _ = writeln!(out, "\t{line}");
+        for (peer, session) in conns {
+            let _ = writeln!(out, "\tip: /{peer} sessionId: 0x{session:x}");
         }
     }
 }
 
-/// `mntr`: ZooKeeper's non-metric values and the metrics rzk keeps.
+/// `mntr`: one `zk_<key>\t<value>` line per reported value.
 fn mntr(shared: &Shared, out: &mut String) {
-    let conns = shared.conns().entries();
-    let outstanding: usize = conns
-        .iter()
-        .map(|(_, e)| e.stats.outstanding.load(Relaxed))
-        .sum();
-    let (ephemerals, nodes, data_size, watches) = {
-        let core = shared.core();
-        (
-            core.tree.ephemeral_count(),
-            zookeeper_node_count(core.tree.node_count()),
-            core.tree.approximate_data_size(),
-            core.watches.total_count(),
-        )
-    };
-    let sessions = shared.sessions().len();
-    let latency = shared.stats.latency();
-    let mut line = |k: &str, v: String| {
-        let _ = writeln!(out, "zk_{k}\t{v}");
-    };
-    line("version", VERSION.to_string());
-    let status = shared.replica_status().map(|mut s| {
-        // A leader without its quorum reports as looking (see `role`).
-        s.role = shared.role();
-        s
-    });
-    line("server_state", shared.server_state().to_string());
-    line("ephemerals_count", ephemerals.to_string());
-    line("num_alive_connections", conns.len().to_string());
-    line("avg_latency", latency.avg_java());
-    line("outstanding_requests", outstanding.to_string());
-    line("znode_count", nodes.to_string());
-    line("global_sessions", sessions.to_string());
-    line("non_mtls_remote_conn_count", "0".to_string());
-    line(
-        "packets_sent",
-        shared.stats.packets_sent.load(Relaxed).to_string(),
-    );
-    line(
-        "packets_received",
-        shared.stats.packets_received.load(Relaxed).to_string(),
-    );
-    line("connection_drop_probability", java_double(0.0));
-    line("watch_count", watches.to_string());
-    line(
-        "auth_failed_count",
-        shared.stats.auth_failures.load(Relaxed).to_string(),
-    );
-    line("min_latency", latency.min_ms.to_string());
-    line("max_latency", latency.max_ms.to_string());
-    line("max_file_descriptor_count", max_fds().to_string());
-    line("approximate_data_size", data_size.to_string());
-    line("open_file_descriptor_count", open_fds().to_string());
-    line(
-        "local_sessions",
-        shared.read_only_sessions().len().to_string(),
-    );
-    line("uptime", shared.clock.now_ms().to_string());
-    line("outstanding_tls_handshake", "0".to_string());
-    if let Some(status) = status {
-        replication_lines(&status, shared, &mut line);
+    for (key, value) in report::monitor(shared) {
+        let _ = writeln!(out, "zk_{key}\t{}", value.to_text());
     }
-}
-
-/// The ensemble part of `mntr`: ZooKeeper 3.8's quorum gauges (`peer_state`,
-/// `quorum_size`, and on the leader `learners`, `synced_followers`,
-/// `synced_non_voting_followers`, `synced_observers`, `pending_syncs`), the
-/// 3.4-era `followers` that older dashboards read, and rzk's raft positions.
-fn replication_lines(status: &Status, shared: &Shared, line: &mut impl FnMut(&str, String)) {
-    if status.role != Role::Standalone {
-        let peer_state = match status.role {
-            Role::Leader => "leading - broadcast",
-            Role::Follower => "following - broadcast",
-            Role::Observer => "observing - broadcast",
-            _ => "looking",
-        };
-        line("peer_state", peer_state.to_string());
-        line("quorum_size", status.voters.to_string());
-    }
-    if status.role == Role::Leader {
-        line("learners", status.followers.to_string());
-        line("followers", status.followers.to_string());
-        line("synced_followers", status.synced_followers.to_string());
-        line("synced_non_voting_followers", "0".to_string());
-        line(
-            "synced_observers",
-            status
-                .followers
-                .saturating_sub(status.voters.saturating_sub(1))
-                .to_string(),
-        );
-        line(
-            "pending_syncs",
-            shared.stats.pending_syncs.load(Relaxed).to_string(),
-        );
-    }
-    let index = |i: Option<u64>| i.map_or("-1".to_string(), |i| i.to_string());
-    line("last_log_index", index(status.last_log_index));
-    line("commit_index", index(status.committed_index));
-    line("last_applied_index", index(status.last_applied_index));
-    line("last_snapshot_index", index(status.snapshot_index));
-    line("last_purged_index", index(status.purged_index));
-}
-
-fn open_fds() -> i64 {
-    std::fs::read_dir("/proc/self/fd").map_or(-1, |d| d.count() as i64)
-}
-
-fn max_fds() -> i64 {
-    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
-        return -1;
-    };
-    limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(-1)
 }
 
 #[cfg(test)]

@@ -29,10 +29,19 @@
 //! - [`control`]: closing a connection from outside, with a reason.
 //! - [`framing`]: length-prefixed frames from a socket, cancel safe.
 //! - [`fourlw`]: ruok, srvr, stat, mntr, conf, cons, ... and the whitelist.
+//! - [`report`]: the values those commands report, read once, rendered by
+//!   [`fourlw`] (text), [`admin`] (JSON) and [`metrics`] (Prometheus).
+//! - [`admin`]: the admin HTTP server (`/commands/<name>`, `/ready`);
+//!   [`admin_commands`] builds each command's JSON, [`http`] is the small
+//!   HTTP/1.1 server under it and `/metrics`.
+//! - [`metrics`]: Prometheus' `/metrics` (`metricsProvider.*`), gauges read
+//!   at scrape time.
 //! - [`auth`]: identities, digest and ip providers, the READ check for events.
 //! - [`stats`], [`clock`], [`reply`], [`shared`]: counters, time, encoding,
 //!   and the shared state with its lock order.
 
+pub mod admin;
+pub mod admin_commands;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -44,8 +53,10 @@ pub mod ensemble;
 pub mod fourlw;
 pub mod framing;
 pub mod handshake;
+pub mod http;
 pub mod limits;
 pub mod log;
+pub mod metrics;
 pub mod ops;
 pub mod outbound;
 pub mod pipeline;
@@ -53,6 +64,7 @@ pub mod read_only;
 pub mod reconfig;
 pub mod replicated;
 pub mod reply;
+pub mod report;
 pub mod role;
 pub mod server;
 pub mod session;

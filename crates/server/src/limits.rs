@@ -31,6 +31,19 @@ pub const FOUR_LETTER_OUTPUT_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Files visited when `dirs` and `conf` add up the data directory size.
 pub const DIR_SIZE_FILES_MAX: usize = 100_000;
 
+/// Bytes of an HTTP request's header block on the admin and metrics ports
+/// (request line and headers; the endpoints take no body). Monitoring tools
+/// send a few hundred.
+pub const HTTP_REQUEST_HEAD_BYTES_MAX: usize = 8 * 1024;
+
+/// Time an HTTP client has to send its request head, and again to take the
+/// answer, before its connection is closed.
+pub const HTTP_IO_TIMEOUT_MS: u64 = 10_000;
+
+/// HTTP connections served at once on each of the admin and metrics ports;
+/// more are closed unanswered. Scrapers and probes open one at a time.
+pub const HTTP_CONNECTIONS_MAX: usize = 64;
+
 /// Pause after a failed `accept` (out of file descriptors and the like).
 pub const ACCEPT_ERROR_BACKOFF_MS: u64 = 100;
 

@@ -27,6 +27,11 @@ pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
     built: crate::replicated::Built,
+    /// The admin server's listener (`admin.enableServer`), if it is on and
+    /// its port could be bound.
+    admin: Option<TcpListener>,
+    /// Prometheus' `/metrics` listener, if `metricsProvider` asks for it.
+    metrics: Option<TcpListener>,
 }
 
 impl Server {
@@ -56,6 +61,8 @@ impl Server {
                 DataTree::new(crate::replicated::state_config(&config)),
             ),
         };
+        let admin = bind_admin(&config).await?;
+        let metrics = bind_metrics(&config).await?;
         let built = crate::replicated::build_replica(&config, hooks.clone(), restored).await?;
         let log = log::LogHandle::replicated(built.replica.proposer());
         let mut sessions = SessionTracker::new(
@@ -76,7 +83,19 @@ impl Server {
             shared,
             listener,
             built,
+            admin,
+            metrics,
         })
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where the admin server listens, if it runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -94,6 +113,8 @@ impl Server {
             shared,
             listener,
             built,
+            admin,
+            metrics,
         } = self;
         let crate::replicated::Built {
             mut replica,
@@ -115,6 +136,14 @@ impl Server {
             tokio::spawn(crate::session::run_activity_reports(shared.clone())),
             tokio::spawn(crate::container::run_container_checker(shared.clone())),
         ];
+        let admin_task = admin.map(|listener| {
+            let handler = crate::admin::handler(shared.clone());
+            tokio::spawn(crate::http::serve(listener, "admin server", handler))
+        });
+        let metrics_task = metrics.map(|listener| {
+            let handler = crate::metrics::handler(shared.clone());
+            tokio::spawn(crate::http::serve(listener, "metrics", handler))
+        });
         tracing::info!(
             "rzk serving clients on {} (Zookeeper version {})",
             listener.local_addr()?,
@@ -159,7 +188,7 @@ impl Server {
         }
         stopped.abort();
         replica.shutdown().await;
-        for task in background {
+        for task in background.into_iter().chain(admin_task).chain(metrics_task) {
             task.abort();
         }
         match failure {
@@ -167,6 +196,59 @@ impl Server {
             None => Ok(()),
         }
     }
+}
+
+/// Binds the admin server's port when `admin.enableServer` is on. When the
+/// port cannot be bound, ZooKeeper 3.8 behaves in two ways and rzk follows
+/// both: a standalone server refuses to start ("Unable to start
+/// AdminServer, exiting abnormally"), an ensemble member logs the problem
+/// and runs without it (`QuorumPeer.start`), so that one busy port does not
+/// take a voter out of its quorum.
+async fn bind_admin(config: &ServerConfig) -> io::Result<Option<TcpListener>> {
+    let admin = &config.admin;
+    if !admin.enable_server {
+        return Ok(None);
+    }
+    let address = format!("{}:{}", admin.server_address, admin.server_port);
+    match TcpListener::bind(&address).await {
+        Ok(listener) => {
+            tracing::info!(
+                "Started AdminServer on address {}, port {} and command URL {}",
+                admin.server_address,
+                listener.local_addr()?.port(),
+                admin.command_url
+            );
+            Ok(Some(listener))
+        }
+        Err(e) if config.ensemble.is_empty() => Err(io::Error::new(
+            e.kind(),
+            format!("Unable to start AdminServer on {address}: {e}"),
+        )),
+        Err(e) => {
+            tracing::warn!("Problem starting AdminServer on {address}: {e}; running without it");
+            Ok(None)
+        }
+    }
+}
+
+/// Binds Prometheus' port when the provider is configured. As in ZooKeeper,
+/// whose server exits when its metrics provider cannot start, a port that
+/// cannot be bound stops the start.
+async fn bind_metrics(config: &ServerConfig) -> io::Result<Option<TcpListener>> {
+    let metrics = &config.metrics;
+    if !metrics.prometheus_enabled {
+        return Ok(None);
+    }
+    let address = format!("{}:{}", metrics.http_host, metrics.http_port);
+    let listener = TcpListener::bind(&address).await.map_err(|e| {
+        io::Error::new(e.kind(), format!("Cannot start /metrics on {address}: {e}"))
+    })?;
+    tracing::info!(
+        "Starting /metrics HTTP endpoint at host: {}, port: {}",
+        metrics.http_host,
+        listener.local_addr()?.port()
+    );
+    Ok(Some(listener))
 }
 
 /// Registers and spawns one accepted connection, or refuses it.

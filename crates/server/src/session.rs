@@ -8,11 +8,9 @@
 //! takes the buckets whose time has come. Deadlines use the server's monotonic
 //! clock; the log decides what an expiry does.
 
-use crate::clock::java_date;
 use crate::shared::Shared;
 use rzk_state::Txn;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -238,25 +236,13 @@ impl SessionTracker {
         self.sessions.is_empty()
     }
 
-    /// `dump`'s first section, as `ExpiryQueue.dump` prints it.
-    pub fn dump(&self, out: &mut String, wall_of: impl Fn(u64) -> i64) {
-        let _ = writeln!(
-            out,
-            "Session Sets ({})/({}):",
-            self.buckets.len(),
-            self.sessions.len()
-        );
-        for (deadline, ids) in &self.buckets {
-            let _ = writeln!(
-                out,
-                "{} expire at {}:",
-                ids.len(),
-                java_date(wall_of(*deadline))
-            );
-            for id in ids {
-                let _ = writeln!(out, "\t0x{:x}", id);
-            }
-        }
+    /// Session ids by expiry deadline (monotonic ms), soonest first: what
+    /// `dump` reports (`/commands/dump`'s `expiry_time_to_session_ids`).
+    pub fn expiry_buckets(&self) -> Vec<(u64, Vec<i64>)> {
+        self.buckets
+            .iter()
+            .map(|(deadline, ids)| (*deadline, ids.iter().copied().collect()))
+            .collect()
     }
 }
 

@@ -51,6 +51,44 @@ pub fn java_double(v: f64) -> String {
     }
 }
 
+/// Upper bounds (inclusive, in ms) of the request latency histogram's
+/// buckets; latencies are measured in whole milliseconds, so `0` is "under
+/// one". Slower requests count only in `+Inf`.
+pub const LATENCY_BUCKETS_MS: [u64; 12] = [0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000];
+
+/// One request kind's latencies for Prometheus, kept in atomics so that
+/// recording is three relaxed adds on the reply path and reading happens
+/// at scrape time.
+#[derive(Debug, Default)]
+pub struct LatencyHistogram {
+    /// Requests per bucket of [`LATENCY_BUCKETS_MS`] (not cumulative), and
+    /// one more for slower ones.
+    buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
+    sum_ms: AtomicU64,
+    count: AtomicU64,
+}
+
+impl LatencyHistogram {
+    pub fn record(&self, ms: u64) {
+        let bucket = LATENCY_BUCKETS_MS
+            .iter()
+            .position(|&bound| ms <= bound)
+            .unwrap_or(LATENCY_BUCKETS_MS.len());
+        if let Some(b) = self.buckets.get(bucket) {
+            b.fetch_add(1, Relaxed);
+        }
+        self.sum_ms.fetch_add(ms, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+    }
+
+    /// Requests per bucket (the last is over the largest bound), the sum of
+    /// their latencies in ms, and their count.
+    pub fn read(&self) -> (Vec<u64>, u64, u64) {
+        let buckets = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        (buckets, self.sum_ms.load(Relaxed), self.count.load(Relaxed))
+    }
+}
+
 /// Server-wide counters.
 #[derive(Debug, Default)]
 pub struct ServerStats {
@@ -60,6 +98,8 @@ pub struct ServerStats {
     /// `sync` requests waiting for this server to catch up (`pending_syncs`).
     pub pending_syncs: AtomicU64,
     latency: Mutex<Latency>,
+    /// Latency by request kind, indexed like [`crate::ops::OP_NAMES`].
+    op_latency: [LatencyHistogram; crate::ops::OP_NAMES.len()],
 }
 
 impl ServerStats {
@@ -72,6 +112,21 @@ impl ServerStats {
 
     pub fn latency(&self) -> Latency {
         *self.latency.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds one reply's latency to its request kind's histogram.
+    pub fn record_op_latency(&self, op: rzk_proto::OpCode, ms: u64) {
+        if let Some(h) = self.op_latency.get(crate::ops::op_index(op)) {
+            h.record(ms);
+        }
+    }
+
+    /// Each request kind's histogram, by its `lop` name.
+    pub fn op_latencies(&self) -> impl Iterator<Item = (&'static str, &LatencyHistogram)> {
+        crate::ops::OP_NAMES
+            .iter()
+            .copied()
+            .zip(self.op_latency.iter())
     }
 
     /// `srst`.
@@ -182,5 +237,23 @@ mod tests {
         assert_eq!(l.avg_java(), "2.2857");
         assert_eq!(l.avg_integer(), 2);
         assert_eq!(java_double(1.0), "1.0");
+    }
+
+    #[test]
+    fn histogram_buckets() {
+        let h = LatencyHistogram::default();
+        for ms in [0, 1, 3, 5000, 5001, 99_999] {
+            h.record(ms);
+        }
+        let (buckets, sum, count) = h.read();
+        assert_eq!(buckets.len(), LATENCY_BUCKETS_MS.len() + 1);
+        assert_eq!((buckets[0], buckets[1], buckets[3]), (1, 1, 1));
+        assert_eq!(buckets[LATENCY_BUCKETS_MS.len() - 1], 1, "5000 is <= 5000");
+        assert_eq!(
+            buckets[LATENCY_BUCKETS_MS.len()],
+            2,
+            "slower than every bound"
+        );
+        assert_eq!((sum, count), (5 + 4 + 5000 + 5001 + 99_999 - 5, 6));
     }
 }

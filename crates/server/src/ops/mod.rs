@@ -131,6 +131,23 @@ pub fn serve_local(ctx: &mut LocalCtx<'_>, op: OpCode, request: &Request) -> Loc
 }
 
 /// ZooKeeper's short operation names, as `cons` prints them (`lop=`).
+/// Every name [`op_name`] returns, "NA" last: the request kinds whose
+/// latencies `/metrics` reports.
+pub const OP_NAMES: [&str; 25] = [
+    "PING", "SESS", "MULT", "MLTR", "CREA", "DELE", "SETD", "RECO", "SETA", "CLOS", "SYNC", "CHEC",
+    "EXIS", "GETD", "SETW", "STW2", "ADDW", "GETA", "GETC", "GETACN", "CHKW", "REMW", "HOMI",
+    "GETE", "NA",
+];
+
+/// `op`'s position in [`OP_NAMES`].
+pub fn op_index(op: OpCode) -> usize {
+    let name = op_name(op);
+    OP_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .unwrap_or(OP_NAMES.len() - 1)
+}
+
 pub fn op_name(op: OpCode) -> &'static str {
     match op {
         OpCode::Ping => "PING",

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use rzk_proto::frame::{frame, parse_frame_len, DEFAULT_MAX_FRAME_BYTES};
 use rzk_proto::records::{ConnectRequest, ConnectResponse, ReplyHeader, WatcherEvent};
 use rzk_proto::{Decode, Encode, OpCode, Reader, Request, RequestFrame, Response};
@@ -20,6 +22,10 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The admin server's address, when the test turned it on.
+    pub admin_addr: Option<SocketAddr>,
+    /// Prometheus' `/metrics` address, when the test turned it on.
+    pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -61,11 +67,19 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
             .iter()
             .map(|s| s.to_string())
             .collect(),
+        // Tests that want the admin server pick a free port; the rest must
+        // not race each other (or anything else) for 8080.
+        admin: rzk_server::config::AdminConfig {
+            enable_server: false,
+            ..Default::default()
+        },
         ..ServerConfig::default()
     };
     tweak(&mut config);
     let server = Server::bind(config).await.expect("bind");
     let addr = server.local_addr().expect("addr");
+    let admin_addr = server.admin_addr();
+    let metrics_addr = server.metrics_addr();
     let shared = server.shared().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {
@@ -82,6 +96,8 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
     }
     TestServer {
         addr,
+        admin_addr,
+        metrics_addr,
         stop: Some(stop),
         task: Some(task),
     }
