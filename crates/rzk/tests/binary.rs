@@ -34,8 +34,9 @@ fn serves_a_zoo_cfg_and_stops_on_sigterm() {
         &cfg,
         format!(
             "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-             4lw.commands.whitelist=ruok,conf\nsomeUnknownKey=1\n",
-            dir.join("data").display()
+             4lw.commands.whitelist=ruok,conf\nsomeUnknownKey=1\nadmin.serverPort={}\n",
+            dir.join("data").display(),
+            free_port()
         ),
     )
     .expect("write cfg");
