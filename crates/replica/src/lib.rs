@@ -71,7 +71,10 @@ pub use membership::Member;
 pub use proposer::{ProposeError, Proposer};
 pub use replica::{Replica, ReplicaConfig, StartError};
 pub use snapshot_store::{SnapshotStore, StoredSnapshot};
-pub use snapshots::Snapshots;
+pub use snapshots::{set_memory_release, Snapshots};
 pub use state_machine::StateMachine;
-pub use types::{zxid_of, Committed, ForwardedTxn, NodeId, Origin, Request, TypeConfig};
+pub use types::{
+    zxid_of, Committed, ForwardedTxn, NodeId, Origin, Request, SnapshotData, SnapshotMeta,
+    TypeConfig,
+};
 pub use wal_log_store::{WalLogStore, WalLogStoreError};

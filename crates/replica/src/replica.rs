@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openraft::alias::SnapshotMetaOf;
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{InitializeError, RaftError};
 use openraft::storage::RaftLogStorage;
@@ -24,7 +25,7 @@ use crate::membership::Member;
 use crate::network::{listener, PeerNetwork};
 use crate::pending::Pending;
 use crate::proposer::{system_wall_ms, ProposeError, Proposer, WallClock};
-use crate::snapshot_store::{SnapshotStore, StoredSnapshot};
+use crate::snapshot_store::SnapshotStore;
 use crate::snapshots::Snapshots;
 use crate::state_machine::StateMachine;
 use crate::types::{NodeId, Raft, TypeConfig};
@@ -137,7 +138,7 @@ impl Replica {
         log_store: LS,
         hook: Arc<dyn ApplyHook>,
         installer: Arc<dyn SnapshotSource>,
-        restored: Option<StoredSnapshot>,
+        restored: Option<SnapshotMetaOf<TypeConfig>>,
     ) -> Result<Replica, StartError>
     where
         LS: RaftLogStorage<TypeConfig> + LogSource + Clone,
@@ -156,8 +157,8 @@ impl Replica {
     /// holds after `restored` are applied through `hook` here, by openraft,
     /// before this returns (the state must be current before raft starts).
     ///
-    /// `restored` is the snapshot the server restored its tree from
-    /// ([`SnapshotStore::load_newest`] in `config.snapshot_dir`), `None` when
+    /// `restored` describes the snapshot the server restored its tree from
+    /// (the newest intact one in `config.snapshot_dir`), `None` when
     /// it starts from the empty tree. The log must continue where it ends
     /// (it may also start earlier); a log that starts later is refused with
     /// [`StartError::LogHole`]. The state machine reads the log through a
@@ -167,7 +168,7 @@ impl Replica {
         mut log_store: LS,
         hook: Arc<dyn ApplyHook>,
         installer: Arc<dyn SnapshotSource>,
-        restored: Option<StoredSnapshot>,
+        restored: Option<SnapshotMetaOf<TypeConfig>>,
     ) -> Result<Replica, StartError>
     where
         LS: RaftLogStorage<TypeConfig> + LogSource + Clone,
@@ -418,7 +419,7 @@ impl Replica {
 /// starting would build every later state on a hole.
 async fn check_log_continues<LS>(
     log_store: &mut LS,
-    restored: Option<&StoredSnapshot>,
+    restored: Option<&SnapshotMetaOf<TypeConfig>>,
 ) -> Result<(), StartError>
 where
     LS: RaftLogStorage<TypeConfig> + LogSource,
@@ -427,13 +428,12 @@ where
         .get_log_state()
         .await
         .map_err(|e| StartError::Raft(format!("reading the log's state: {e}")))?;
-    let needed = restored
-        .and_then(StoredSnapshot::index)
-        .map_or(0, |i| i.saturating_add(1));
+    let restored_index = restored.and_then(|m| m.last_log_id).map(|id| id.index);
+    let needed = restored_index.map_or(0, |i| i.saturating_add(1));
     let first_held = state
         .last_purged_log_id
         .map_or(0, |p| p.index.saturating_add(1));
-    let what = match restored.and_then(StoredSnapshot::index) {
+    let what = match restored_index {
         Some(i) => format!("the restored snapshot ends at index {i}"),
         None => "there is no snapshot".to_string(),
     };

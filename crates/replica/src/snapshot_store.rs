@@ -206,6 +206,32 @@ impl SnapshotStore {
         read_file(&self.path_of(index), index)
     }
 
+    /// Reads the newest snapshot that reads back intact with `read`, which
+    /// gets its metadata and its state part as a stream (never held in
+    /// memory whole). A file whose header is damaged, or that `read` fails
+    /// on (the state crate's reader checks the state's own CRC32C as it
+    /// goes), is skipped with a WARN naming it and the reason, and the next
+    /// older one is tried, as [`SnapshotStore::load_newest`] does. `Ok(None)`
+    /// when no file is intact; `Err` only when the directory cannot be listed.
+    pub fn read_newest<T>(
+        &self,
+        mut read: impl FnMut(&SnapshotMetaOf<TypeConfig>, &mut dyn Read) -> io::Result<T>,
+    ) -> io::Result<Option<(SnapshotMetaOf<TypeConfig>, T)>> {
+        for candidate in self.indexes()?.into_iter().rev() {
+            let result = self
+                .open_state(candidate)
+                .and_then(|(meta, mut state)| read(&meta, &mut state).map(|t| (meta, t)));
+            match result {
+                Ok(read) => return Ok(Some(read)),
+                Err(e) => {
+                    tracing::warn!(file = %self.path_of(candidate).display(), reason = %e,
+                        "skipping a snapshot that cannot be used; trying an older one");
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// The snapshot file covering `index`, header checked, positioned at its
     /// state part: for reading the state as a stream (`DataTree::read_snapshot`
     /// checks the state's own CRC as it goes) without holding it in memory.
@@ -511,6 +537,40 @@ mod streaming_tests {
         let mut read_back = Vec::new();
         reader.read_to_end(&mut read_back).expect("read state");
         assert!(read_back == state);
+    }
+
+    /// `read_newest` streams the newest file into a tree; a newest file
+    /// damaged inside its state part (which only the state's own CRC, checked
+    /// while streaming, can tell) is skipped for the older intact one.
+    #[test]
+    fn read_newest_skips_a_snapshot_damaged_inside_its_state() {
+        use rzk_state::{DataTree, StateConfig};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SnapshotStore::open(dir.path()).expect("open");
+        let tree = DataTree::new(StateConfig::default());
+        let mut state = Vec::new();
+        tree.write_snapshot(&mut state).expect("encode");
+        store.save(&meta(5), &state).expect("save 5");
+        store.save(&meta(9), &state).expect("save 9");
+        let read = |_: &SnapshotMetaOf<TypeConfig>, r: &mut dyn Read| {
+            DataTree::read_snapshot(&mut &mut *r, StateConfig::default())
+                .map(|(t, _)| t.node_count())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+        };
+        let newest = store.read_newest(read).expect("list").expect("a snapshot");
+        assert_eq!(newest.0, meta(9));
+        assert_eq!(newest.1, tree.node_count());
+        // Flip one byte in the middle of snapshot 9's state part.
+        let path = store.path_of(9);
+        let mut bytes = fs::read(&path).expect("read");
+        let at = bytes.len() - state.len() / 2;
+        bytes[at] ^= 0x40;
+        fs::write(&path, &bytes).expect("write");
+        let fallback = store.read_newest(read).expect("list").expect("a snapshot");
+        assert_eq!(fallback.0, meta(5), "the damaged newest file is skipped");
+        // With every file damaged there is nothing to start from.
+        fs::write(store.path_of(5), &bytes).expect("write");
+        assert!(store.read_newest(read).expect("list").is_none());
     }
 
     /// A state writer that fails leaves no file behind, final or temporary.

@@ -19,7 +19,24 @@ use rzk_state::StateConfig;
 use crate::hooks::LogSource;
 use crate::replay::replay_snapshot;
 use crate::snapshot_store::{SnapshotStore, StoredSnapshot};
-use crate::types::{SnapshotBytes, TypeConfig};
+use crate::types::{SnapshotBytes, SnapshotData, TypeConfig};
+
+/// What the process runs after a snapshot build has dropped its tree (see
+/// [`set_memory_release`]).
+static MEMORY_RELEASE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Registers `release`, run on the building thread after each snapshot
+/// build has dropped its replay tree (as big as the server's own).
+///
+/// Why: an allocator that returns freed memory to the OS lazily, on later
+/// allocations by the same thread, never does so for a builder thread that
+/// goes idle. With mimalloc the server kept the whole second tree resident
+/// after every build (RSS 815 MiB instead of 437 MiB after a million
+/// creates, docs/PERFORMANCE.md). The binary registers mimalloc's collect;
+/// this crate stays free of allocator knowledge. Only the first call counts.
+pub fn set_memory_release(release: fn()) {
+    let _ = MEMORY_RELEASE.set(release);
+}
 
 /// ZooKeeper's `autopurge.snapRetainCount` minimum: fewer is raised to this,
 /// as ZooKeeper does, so a damaged newest file always has older ones behind it.
@@ -38,14 +55,11 @@ pub struct Snapshots {
     current: Mutex<Option<Current>>,
 }
 
-/// The current snapshot. Its state part (about 180 MB at a million znodes)
-/// is not kept in memory: openraft asks for it only to send it to a follower
-/// that is too far behind for the log, and then it is read from its file.
-/// Two exceptions keep `bytes`:
-/// - the snapshot a server restored from at startup, until openraft's first
-///   `get_current_snapshot` takes it (openraft asks once while starting,
-///   which would otherwise read the file a second time on the restart path);
-/// - a snapshot of the empty state (no last log id), which has no file.
+/// The current snapshot. Its state part (about 200 MB at a million znodes)
+/// is not kept in memory: openraft asks for it when it sends it to a
+/// follower too far behind for the log (and once while starting), and then
+/// it is read from its file. The one exception is a snapshot of the empty
+/// state (no last log id), which has no file: it keeps its few `bytes`.
 struct Current {
     meta: SnapshotMetaOf<TypeConfig>,
     bytes: Option<SnapshotBytes>,
@@ -62,16 +76,16 @@ impl std::fmt::Debug for Snapshots {
 }
 
 impl Snapshots {
-    /// `restored` is the snapshot the server restored its tree from at
-    /// startup (`SnapshotStore::load_newest`), if any; it becomes the current
-    /// snapshot. `state_config` must be the one the server's tree applies
+    /// `restored` describes the snapshot the server restored its tree from
+    /// at startup (`SnapshotStore::read_newest`), if any; it becomes the
+    /// current snapshot. `state_config` must be the one the server's tree applies
     /// with: replay has to decide exactly as the live apply does.
     pub fn new(
         store: SnapshotStore,
         log: Arc<dyn LogSource>,
         state_config: StateConfig,
         retain_count: Option<usize>,
-        restored: Option<StoredSnapshot>,
+        restored: Option<SnapshotMetaOf<TypeConfig>>,
     ) -> Self {
         let retain_count = retain_count.map(|n| {
             if n < SNAPSHOT_RETAIN_COUNT_MIN {
@@ -86,10 +100,7 @@ impl Snapshots {
             log,
             state_config,
             retain_count,
-            current: Mutex::new(restored.map(|s| Current {
-                meta: s.meta,
-                bytes: Some(s.bytes),
-            })),
+            current: Mutex::new(restored.map(|meta| Current { meta, bytes: None })),
         }
     }
 
@@ -102,43 +113,38 @@ impl Snapshots {
         self.lock().as_ref().map(|c| c.meta.clone())
     }
 
-    /// The newest snapshot known if that needs no file read: `Ok` with it
-    /// (or `None` when there is none) when its state is held (see
-    /// [`Current`]), otherwise `Err` with its metadata, for
-    /// [`Snapshots::load`].
-    pub fn current_held(&self) -> Result<Option<StoredSnapshot>, SnapshotMetaOf<TypeConfig>> {
-        let mut current = self.lock();
-        let Some(c) = current.as_mut() else {
-            return Ok(None);
-        };
-        let bytes = if c.meta.last_log_id.is_some() {
-            c.bytes.take()
-        } else {
-            c.bytes.clone()
-        };
-        match bytes {
-            Some(bytes) => Ok(Some(StoredSnapshot {
-                meta: c.meta.clone(),
-                bytes,
-            })),
-            None => Err(c.meta.clone()),
-        }
+    /// The newest snapshot known, as openraft carries it: its state stays
+    /// in its file until a sender loads it ([`SnapshotData::load`]).
+    pub fn current(&self) -> Option<(SnapshotMetaOf<TypeConfig>, SnapshotData)> {
+        let current = self.lock();
+        let c = current.as_ref()?;
+        Some((c.meta.clone(), self.data_of(&c.meta, c.bytes.as_ref())))
     }
 
-    /// The snapshot `meta` describes, read from its file. Blocking.
-    pub fn load(&self, meta: SnapshotMetaOf<TypeConfig>) -> io::Result<Option<StoredSnapshot>> {
-        let Some(id) = meta.last_log_id else {
-            // The empty state always keeps its bytes; none were given.
-            return Ok(None);
-        };
-        let stored = self.store.load(id.index)?;
-        if stored.meta != meta {
-            return Err(io::Error::other(format!(
-                "snapshot file at index {} holds different metadata than the current snapshot",
-                id.index
-            )));
+    /// The data of the snapshot `meta` describes: its file, or for the empty
+    /// state (which has none) its held bytes.
+    fn data_of(
+        &self,
+        meta: &SnapshotMetaOf<TypeConfig>,
+        bytes: Option<&SnapshotBytes>,
+    ) -> SnapshotData {
+        match (meta.last_log_id, bytes) {
+            (Some(id), _) => SnapshotData::File {
+                store: self.store.clone(),
+                index: id.index,
+            },
+            (None, Some(bytes)) => SnapshotData::Bytes(bytes.clone()),
+            // The empty state with no bytes given: a fresh tree's.
+            (None, None) => {
+                let mut empty = Vec::new();
+                let fresh = rzk_state::DataTree::new(self.state_config.clone());
+                if let Err(e) = fresh.write_snapshot(&mut empty) {
+                    // Writing to a Vec does not fail.
+                    tracing::error!("encoding the empty state: {e}");
+                }
+                SnapshotData::Bytes(empty.into())
+            }
         }
-        Ok(Some(stored))
     }
 
     pub fn store(&self) -> &SnapshotStore {
@@ -203,6 +209,10 @@ impl Snapshots {
         let saved = self.store.save_with(target, |out| {
             replay_snapshot(&self.store, &*self.log, target, &self.state_config, out)
         });
+        // The replay tree is gone, on success or failure.
+        if let Some(release) = MEMORY_RELEASE.get() {
+            release();
+        }
         let path = match saved {
             Ok(path) => path,
             Err(e) => {
@@ -238,24 +248,17 @@ impl SnapshotBuilder {
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
-    type SnapshotData = SnapshotBytes;
+    type SnapshotData = SnapshotData;
 
-    async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, SnapshotBytes>, io::Error> {
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, SnapshotData>, io::Error> {
         let target = self.target.clone();
         let snapshots = self.snapshots.clone();
         // Replay and encoding are CPU work, saving is blocking I/O.
         let meta = tokio::task::spawn_blocking(move || snapshots.build(&target))
             .await
             .map_err(io::Error::other)??;
-        // openraft takes only the metadata of a built snapshot (its state
-        // machine worker and its startup both map the result to `.meta`); it
-        // asks `get_current_snapshot` for the state when it sends one, which
-        // reads the file. So the state is not read back into memory here,
-        // and the data handed over is empty: were it ever sent, the
-        // receiver's install would fail its header check, not load it.
-        Ok(SnapshotOf::<TypeConfig, _> {
-            meta,
-            snapshot: SnapshotBytes::from(Vec::new()),
-        })
+        // The state stays in its file: openraft keeps only the metadata.
+        let snapshot = self.snapshots.data_of(&meta, None);
+        Ok(SnapshotOf::<TypeConfig, _> { meta, snapshot })
     }
 }

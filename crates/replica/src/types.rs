@@ -62,6 +62,37 @@ pub type Raft = openraft::Raft<TypeConfig, crate::state_machine::StateMachine>;
 /// A snapshot's bytes, shared between the stored snapshot and senders.
 pub type SnapshotBytes = std::sync::Arc<[u8]>;
 
+/// A snapshot's state as openraft carries it between the state machine and
+/// the network: in memory, or a file of the snapshot store that is read only
+/// when the snapshot is actually sent.
+///
+/// Why not always bytes: openraft asks the state machine for its current
+/// snapshot at every start and after every build, and uses only the
+/// metadata; reading a million-znode state (about 200 MB) for that left the
+/// process holding it long after (the allocator returns such memory lazily).
+#[derive(Debug, Clone)]
+pub enum SnapshotData {
+    /// Received from a leader, or the empty state (which has no file).
+    Bytes(SnapshotBytes),
+    /// The snapshot file covering `index` in `store`.
+    File {
+        store: crate::snapshot_store::SnapshotStore,
+        index: u64,
+    },
+}
+
+impl SnapshotData {
+    /// The state bytes; a file is read and fully checked. Blocking.
+    pub fn load(&self) -> std::io::Result<SnapshotBytes> {
+        match self {
+            SnapshotData::Bytes(bytes) => Ok(bytes.clone()),
+            SnapshotData::File { store, index } => Ok(store.load(*index)?.bytes),
+        }
+    }
+}
+/// A snapshot's raft metadata: the last log id it covers and the membership.
+pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
+
 /// The zxid of the entry at `log_id`: its raft log index.
 ///
 /// Why the index alone, rather than ZooKeeper's `(epoch << 32) | counter`:

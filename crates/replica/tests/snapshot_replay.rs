@@ -21,7 +21,8 @@ use common::{create, create_session, replay_bytes, replica_config, varied_write,
 use openraft::async_runtime::WatchReceiver;
 use rzk_proto::ErrorCode;
 use rzk_replica::{
-    MemLogStore, ProposeError, Replica, SnapshotStore, StartError, StoredSnapshot, Timing,
+    MemLogStore, ProposeError, Replica, SnapshotData, SnapshotStore, StartError, StoredSnapshot,
+    Timing,
 };
 use rzk_state::{Applied, Txn};
 
@@ -43,6 +44,7 @@ async fn start(
     tree: &Arc<TreeState>,
     restored: Option<StoredSnapshot>,
 ) -> Replica {
+    let restored = restored.map(|s| s.meta);
     let config = replica_config(1, timing(snap_count), false, dir);
     let replica = Replica::start(config, log.clone(), tree.clone(), tree.clone(), restored)
         .await
@@ -268,7 +270,7 @@ async fn a_log_that_starts_after_the_snapshot_is_refused() {
         log.clone(),
         TreeState::new(),
         TreeState::new(),
-        Some(old),
+        Some(old.meta),
     )
     .await;
     assert!(
@@ -354,7 +356,9 @@ async fn an_installed_snapshot_is_on_disk_before_the_server_installs_it() {
             Arc::new(Pending::new(1, 1)),
             snapshots,
         );
-        let result = sm.install_snapshot(&meta, bytes.clone()).await;
+        let result = sm
+            .install_snapshot(&meta, SnapshotData::Bytes(bytes.clone()))
+            .await;
         assert!(
             installer.saw_file.load(std::sync::atomic::Ordering::SeqCst),
             "the file was saved before install was called"

@@ -4,7 +4,8 @@
 //! JVM defaults): start it on a fresh data directory with default settings
 //! (fsync on, snapCount 100,000), create `--znodes` znodes with
 //! `--value-bytes`-byte values spread over `--parents` parents, record its
-//! resident memory, kill it with SIGKILL, start it again on the same
+//! resident memory (right after creating, again after `--settle-seconds`
+//! idle, and its peak), kill it with SIGKILL, start it again on the same
 //! directories and time how long until a read of the last znode created
 //! succeeds (the restart includes loading the newest snapshot and replaying
 //! the log after it). Timings are wall-clock on a shared machine: compare
@@ -12,7 +13,8 @@
 //!
 //! ```text
 //! cargo bench -p rzk --bench restart -- [--znodes 1000000] [--parents 1000]
-//!     [--value-bytes 100] [--sessions 16] [--inflight 64] [--only rzk|zookeeper]
+//!     [--value-bytes 100] [--sessions 16] [--inflight 64] [--settle-seconds 10]
+//!     [--only rzk|zookeeper]
 //! ```
 //!
 //! Not a test: nothing here asserts a speed (see docs/PERFORMANCE.md).
@@ -37,6 +39,8 @@ struct Options {
     value_bytes: usize,
     sessions: usize,
     inflight: usize,
+    /// Idle seconds after creating before "at rest" memory is read.
+    settle_seconds: u64,
     only: Option<String>,
 }
 
@@ -48,6 +52,7 @@ impl Options {
             value_bytes: 100,
             sessions: 16,
             inflight: 64,
+            settle_seconds: 10,
             only: None,
         };
         let mut args = std::env::args().skip(1);
@@ -69,6 +74,7 @@ impl Options {
                 "--sessions" => o.sessions = number(value()?)?.max(1),
                 "--inflight" => o.inflight = number(value()?)?.max(1),
                 "--only" => o.only = Some(value()?),
+                "--settle-seconds" => o.settle_seconds = number(value()?)? as u64,
                 other => return Err(format!("unknown argument {other}")),
             }
         }
@@ -85,6 +91,11 @@ impl Options {
 struct Measured {
     populate: Duration,
     rss_after_create_bytes: u64,
+    /// After `--settle-seconds` without load (background work such as a
+    /// snapshot build finished, its memory freed).
+    rss_at_rest_bytes: u64,
+    /// The process's peak resident memory up to then (VmHWM).
+    rss_peak_bytes: u64,
     restart_to_serving: Duration,
     rss_after_restart_bytes: u64,
     /// The server's own account of loading its snapshot, from its log.
@@ -231,11 +242,17 @@ fn wait_reads(addr: &str, path: &str, since: Instant) -> Result<Duration, String
 
 /// VmRSS of a process, in bytes.
 fn rss_bytes(pid: u32) -> u64 {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// A kB field of /proc/<pid>/status (VmRSS, VmHWM), in bytes.
+fn status_bytes(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
 }
 
@@ -315,6 +332,9 @@ fn measure(
     };
     let pid = server.pid().ok_or("the server is not running")?;
     m.rss_after_create_bytes = rss_bytes(pid);
+    std::thread::sleep(Duration::from_secs(o.settle_seconds));
+    m.rss_at_rest_bytes = rss_bytes(pid);
+    m.rss_peak_bytes = status_bytes(pid, "VmHWM:");
     server.kill();
     let restarted = Instant::now();
     server.spawn().map_err(|e| e.to_string())?;
@@ -378,20 +398,25 @@ fn main() {
         }
     }
     println!();
-    println!("| server | create all | RSS after create | bytes/znode beyond values | restart to serving | RSS after restart |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| server | create all | RSS after create | at rest ({} s later) | bytes/znode beyond values, at rest | peak RSS | restart to serving | RSS after restart |",
+        o.settle_seconds
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, m) in &results {
         let values = (o.znodes * o.value_bytes) as u64;
         let per_znode = m
-            .rss_after_create_bytes
+            .rss_at_rest_bytes
             .saturating_sub(values)
             .checked_div(o.znodes as u64)
             .unwrap_or(0);
         println!(
-            "| {name} | {:.1} s ({:.0}/s) | {} | {per_znode} | {:.2} s | {} |",
+            "| {name} | {:.1} s ({:.0}/s) | {} | {} | {per_znode} | {} | {:.2} s | {} |",
             m.populate.as_secs_f64(),
             o.znodes as f64 / m.populate.as_secs_f64().max(1e-9),
             mib(m.rss_after_create_bytes),
+            mib(m.rss_at_rest_bytes),
+            mib(m.rss_peak_bytes),
             m.restart_to_serving.as_secs_f64(),
             mib(m.rss_after_restart_bytes),
         );
@@ -399,8 +424,10 @@ fn main() {
     if let [(_, r), (_, z)] = results.as_slice() {
         println!();
         println!(
-            "ratios rzk/zookeeper: RSS after create {:.3}, restart to serving {:.3}",
+            "ratios rzk/zookeeper: RSS after create {:.3}, at rest {:.3}, peak {:.3}, restart to serving {:.3}",
             r.rss_after_create_bytes as f64 / z.rss_after_create_bytes.max(1) as f64,
+            r.rss_at_rest_bytes as f64 / z.rss_at_rest_bytes.max(1) as f64,
+            r.rss_peak_bytes as f64 / z.rss_peak_bytes.max(1) as f64,
             r.restart_to_serving.as_secs_f64() / z.restart_to_serving.as_secs_f64().max(1e-9),
         );
     }

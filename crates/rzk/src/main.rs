@@ -22,6 +22,15 @@ mod migrate_cmd;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Returns the calling thread's freed mimalloc pages to the OS now. mimalloc
+/// does that lazily, on the thread's later allocations, which never come on
+/// an idle snapshot-building thread: see `rzk_replica::set_memory_release`.
+fn release_freed_memory() {
+    // SAFETY: mi_collect takes no pointers and may be called from any
+    // thread at any time; it only frees memory mimalloc already owns.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 #[derive(Parser)]
 #[command(
     name = "rzk",
@@ -87,6 +96,7 @@ fn report(command: &str, outcome: Result<(), String>) -> ExitCode {
 }
 
 fn server(config_path: Option<PathBuf>) -> ExitCode {
+    rzk_replica::set_memory_release(release_freed_memory);
     let config = match config_path {
         None => ServerConfig::default(),
         Some(path) => match ServerConfig::from_file(&path) {

@@ -14,8 +14,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, OnceLock, Weak};
 
 use rzk_replica::hooks::{ApplyHook, LeaderSessions, SnapshotSource};
-use rzk_replica::snapshot_store::StoredSnapshot;
-use rzk_replica::{Member, Replica, ReplicaConfig, Timing, WalLogStore};
+use rzk_replica::{Member, Replica, ReplicaConfig, SnapshotMeta, Timing, WalLogStore};
 
 use crate::ensemble::Role;
 use rzk_state::{Applied, DataTree, Entry, Txn};
@@ -120,25 +119,20 @@ pub fn tree_from_snapshot(bytes: &[u8], config: rzk_state::StateConfig) -> io::R
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
 }
 
-/// Opens the snapshot directory and reads the newest intact snapshot, if any
-/// (older ones are tried when the newest is damaged).
-pub fn load_snapshot(config: &ServerConfig) -> io::Result<Option<(StoredSnapshot, DataTree)>> {
+/// Opens the snapshot directory and reads the newest intact snapshot into a
+/// tree, if there is one (older ones are tried when the newest is damaged).
+/// The file is read as a stream: a million-znode snapshot is about 200 MB
+/// that would otherwise be held, and copied, while the tree is built.
+pub fn load_snapshot(config: &ServerConfig) -> io::Result<Option<(SnapshotMeta, DataTree)>> {
     let dir = config.data_dir.join(SNAPSHOT_DIR_NAME);
     let store = rzk_replica::snapshot_store::SnapshotStore::open(&dir)?;
-    let Some(stored) = store.load_newest()? else {
-        return Ok(None);
-    };
-    let tree = tree_from_snapshot(&stored.bytes, state_config(config)).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!(
-                "snapshot {} in {}: {e}",
-                stored.index().unwrap_or(0),
-                dir.display()
-            ),
-        )
-    })?;
-    Ok(Some((stored, tree)))
+    let state_config = state_config(config);
+    // `state` is buffered by the store.
+    store.read_newest(|_, mut state| {
+        DataTree::read_snapshot(&mut state, state_config.clone())
+            .map(|(tree, _)| tree)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+    })
 }
 
 /// The leader's session tracker, as the replica reaches it: activity
@@ -215,7 +209,7 @@ pub struct Built {
 pub async fn build_replica(
     config: &ServerConfig,
     hooks: Arc<ServerHooks>,
-    restored: Option<StoredSnapshot>,
+    restored: Option<SnapshotMeta>,
 ) -> io::Result<Built> {
     let timing = Timing {
         tick_time_ms: config.tick_time_ms,

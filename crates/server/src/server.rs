@@ -46,15 +46,15 @@ impl Server {
         let hooks = Arc::new(crate::replicated::ServerHooks::default());
         let started = std::time::Instant::now();
         let (restored, tree) = match crate::replicated::load_snapshot(&config)? {
-            Some((stored, tree)) => {
+            Some((meta, tree)) => {
                 tracing::info!(
                     "Restored {} znodes and {} sessions from the snapshot at index {} in {} ms",
                     tree.node_count(),
                     tree.sessions().len(),
-                    stored.index().unwrap_or(0),
+                    meta.last_log_id.map_or(0, |id| id.index),
                     started.elapsed().as_millis()
                 );
-                (Some(stored), tree)
+                (Some(meta), tree)
             }
             None => (
                 None,

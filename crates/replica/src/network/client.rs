@@ -32,7 +32,7 @@ use super::wire::{
     PEER_MAGIC, PROTOCOL_VERSION, SNAPSHOT_CHUNK_BYTES,
 };
 use crate::membership::Member;
-use crate::types::{NodeId, SnapshotBytes, TypeConfig};
+use crate::types::{NodeId, SnapshotData, TypeConfig};
 
 /// Creates one [`PeerClient`] per (target, stream) for openraft.
 #[derive(Debug, Clone)]
@@ -247,7 +247,7 @@ pub fn streaming_error(e: RPCError<TypeConfig>) -> StreamingError<TypeConfig> {
 }
 
 impl RaftNetworkV2<TypeConfig> for PeerClient {
-    type SnapshotData = SnapshotBytes;
+    type SnapshotData = SnapshotData;
 
     async fn append_entries(
         &mut self,
@@ -291,11 +291,22 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
     async fn full_snapshot(
         &mut self,
         vote: VoteOf<TypeConfig>,
-        snapshot: SnapshotOf<TypeConfig, SnapshotBytes>,
+        snapshot: SnapshotOf<TypeConfig, SnapshotData>,
         cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let bytes = snapshot.snapshot;
+        // The state is read from its file only now that it is sent.
+        let data = snapshot.snapshot;
+        let bytes = match tokio::task::spawn_blocking(move || data.load()).await {
+            Ok(Ok(bytes)) => bytes,
+            // A purged file: openraft asks for the current snapshot again.
+            Ok(Err(e)) => return Err(StreamingError::Network(NetworkError::new(&e))),
+            Err(e) => {
+                return Err(StreamingError::Network(NetworkError::new(
+                    &io::Error::other(e),
+                )))
+            }
+        };
         let request = PeerRequest::SnapshotBegin {
             vote,
             meta: snapshot.meta,

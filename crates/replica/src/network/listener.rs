@@ -31,7 +31,7 @@ use super::wire::{
 };
 use crate::leader_watch::LeaderWatch;
 use crate::proposer::Proposer;
-use crate::types::{ForwardedTxn, NodeId, Raft, TypeConfig};
+use crate::types::{ForwardedTxn, NodeId, Raft, SnapshotData, TypeConfig};
 
 /// Time a new peer connection has to send its Hello.
 pub const HELLO_TIMEOUT_MS: u64 = 10_000;
@@ -222,7 +222,7 @@ async fn dispatch(
             let bytes = read_snapshot(reader, size_bytes).await?;
             let snapshot = SnapshotOf::<TypeConfig, _> {
                 meta,
-                snapshot: bytes.into(),
+                snapshot: SnapshotData::Bytes(bytes.into()),
             };
             match ctx.raft.install_full_snapshot(vote, snapshot).await {
                 Ok(r) => PeerResponse::Snapshot(r),

@@ -94,7 +94,7 @@ impl SimNode {
             Arc::new(self.store.clone()),
             StateConfig::default(),
             Some(SNAPSHOT_RETAIN_COUNT),
-            restored,
+            restored.map(|s| s.meta),
         ));
         let pending = Arc::new(Pending::new(self.id, self.starts));
         let state_machine =

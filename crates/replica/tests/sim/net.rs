@@ -29,7 +29,7 @@ use openraft::raft::{
 };
 use openraft::{OptionalSend, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
 use rzk_replica::network::client::streaming_error;
-use rzk_replica::types::{Raft, SnapshotBytes};
+use rzk_replica::types::{Raft, SnapshotData};
 use rzk_replica::{NodeId, TypeConfig};
 
 use super::rng::SimRng;
@@ -252,7 +252,7 @@ impl SimClient {
 }
 
 impl RaftNetworkV2<TypeConfig> for SimClient {
-    type SnapshotData = SnapshotBytes;
+    type SnapshotData = SnapshotData;
 
     async fn append_entries(
         &mut self,
@@ -299,7 +299,7 @@ impl RaftNetworkV2<TypeConfig> for SimClient {
     async fn full_snapshot(
         &mut self,
         vote: VoteOf<TypeConfig>,
-        snapshot: SnapshotOf<TypeConfig, SnapshotBytes>,
+        snapshot: SnapshotOf<TypeConfig, SnapshotData>,
         cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
