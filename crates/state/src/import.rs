@@ -178,7 +178,7 @@ impl DataTree {
                 stack.push(child_path(&path, name));
             }
             out.push(PersistedNode {
-                data: node.data.clone(),
+                data: node.data.to_vec(),
                 acl: node.acl.to_vec(),
                 stat: node.stat.into(),
                 path,

@@ -37,6 +37,7 @@
 
 pub mod acl;
 mod acl_cache;
+mod children;
 pub mod codec;
 pub mod entry;
 mod ephemeral;

@@ -8,11 +8,11 @@
 //! - `ephemeralOwner` is stored with special encodings for containers and TTL
 //!   nodes; clients see 0 for those (only session ephemerals show their owner).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rzk_proto::{Acl, Stat};
 
+use crate::children::Children;
 use crate::ephemeral::EphemeralKind;
 
 /// `StatPersisted`: everything but dataLength and numChildren, with `cversion`
@@ -48,23 +48,25 @@ impl StoredStat {
 }
 
 /// One znode. Children are names only (not full paths) to keep the per-node
-/// overhead small; the tree's map is keyed by full path.
+/// overhead small; the tree's map is keyed by full path. The data is a boxed
+/// slice, not a `Vec`: values are replaced whole, never grown, so a capacity
+/// field would be 8 bytes per znode for nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    pub data: Vec<u8>,
+    pub data: Box<[u8]>,
     /// Shared with every node that has the same ACL (see `acl_cache`).
     pub acl: Arc<[Acl]>,
     pub stat: StoredStat,
-    pub children: BTreeSet<Box<str>>,
+    pub children: Children,
 }
 
 impl Node {
     pub fn new(data: Vec<u8>, acl: Arc<[Acl]>, stat: StoredStat) -> Self {
         Node {
-            data,
+            data: data.into_boxed_slice(),
             acl,
             stat,
-            children: BTreeSet::new(),
+            children: Children::default(),
         }
     }
 

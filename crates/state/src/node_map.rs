@@ -270,11 +270,11 @@ mod tests {
         let mut map = NodeMap::default();
         map.insert("/a", node(1));
         if let Some(n) = map.get_mut("/a") {
-            n.data = vec![9];
+            n.data = Box::new([9]);
         }
-        assert_eq!(map.get("/a").map(|n| n.data.clone()), Some(vec![9]));
+        assert_eq!(map.get("/a").map(|n| n.data.to_vec()), Some(vec![9]));
         let copy = map.clone();
-        assert_eq!(copy.get("/a").map(|n| n.data.clone()), Some(vec![9]));
+        assert_eq!(copy.get("/a").map(|n| n.data.to_vec()), Some(vec![9]));
         assert_eq!(copy.len(), 1);
     }
 }

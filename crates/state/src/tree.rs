@@ -198,7 +198,7 @@ impl DataTree {
     /// getData: READ permission required.
     pub fn get_data(&self, path: &str, auth: &[Id]) -> Result<(Vec<u8>, Stat), ErrorCode> {
         let node = self.readable(path, auth)?;
-        Ok((node.data.clone(), node.client_stat(self.extended())))
+        Ok((node.data.to_vec(), node.client_stat(self.extended())))
     }
 
     /// getChildren / getChildren2: READ permission required. Children sorted.
@@ -351,7 +351,7 @@ impl DataTree {
                 (
                     path.to_string(),
                     node.client_stat(self.extended()),
-                    node.data.clone(),
+                    node.data.to_vec(),
                     node.acl.to_vec(),
                 )
             })

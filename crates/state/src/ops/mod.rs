@@ -139,7 +139,7 @@ fn reconfig(tree: &DataTree, ctx: &Ctx<'_>) -> Result<Response, ErrorCode> {
         .get(CONFIG_ZOOKEEPER)
         .ok_or(ErrorCode::SystemError)?;
     Ok(Response::Data {
-        data: node.data.clone(),
+        data: node.data.to_vec(),
         stat: node.client_stat(tree.extended()),
     })
 }

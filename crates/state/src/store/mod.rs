@@ -29,7 +29,7 @@ impl DataTree {
         if path != "/" {
             if let Some((parent, name)) = path::split_last(path) {
                 if let Some(p) = self.nodes.get_mut(DataTree::key(parent)) {
-                    p.children.insert(name.into());
+                    p.children.insert(name);
                 }
             }
         }
@@ -194,7 +194,7 @@ impl DataTree {
         let Some(node) = self.nodes.get_mut(path) else {
             return Stat::default();
         };
-        let old_data = std::mem::replace(&mut node.data, data);
+        let old_data = std::mem::replace(&mut node.data, data.into_boxed_slice());
         let old_stat = node.stat;
         node.stat.version = version;
         node.stat.mtime = time_ms;

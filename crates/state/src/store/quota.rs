@@ -120,7 +120,7 @@ impl DataTree {
         let Some(node) = self.nodes.get_mut(path) else {
             return;
         };
-        let old = std::mem::replace(&mut node.data, data);
+        let old = std::mem::replace(&mut node.data, data.into_boxed_slice());
         self.data_size = (self.data_size + node.data.len() as u64).saturating_sub(old.len() as u64);
         self.undo.push(Undo::Data {
             path: path.into(),
@@ -216,8 +216,8 @@ impl DataTree {
         let mut committed: Option<Option<&[u8]>> = None;
         for u in &self.undo {
             let found = match u {
-                Undo::Data { path: p, data, .. } if &**p == path => Some(Some(data.as_slice())),
-                Undo::Deleted { path: p, node } if &**p == path => Some(Some(node.data.as_slice())),
+                Undo::Data { path: p, data, .. } if &**p == path => Some(Some(&data[..])),
+                Undo::Deleted { path: p, node } if &**p == path => Some(Some(&node.data[..])),
                 Undo::Created { path: p } if &**p == path => Some(None),
                 _ => None,
             };

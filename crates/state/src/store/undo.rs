@@ -24,7 +24,7 @@ pub enum Undo {
     /// A node's data and stat changed (setData, or quota usage rewritten).
     Data {
         path: Box<str>,
-        data: Vec<u8>,
+        data: Box<[u8]>,
         stat: StoredStat,
     },
     /// A node's ACL and stat changed.
