@@ -64,15 +64,14 @@ pub fn validate_path(path: &str, sequential: bool) -> Result<(), String> {
             Some(format!("null character not allowed @{i}"))
         } else if c == '/' && last == '/' {
             Some(format!("empty node name specified @{i}"))
-        } else if c == '.'
-            && last == '.'
-            && i >= 2
-            && chars[i - 2] == '/'
-            && next_is_end_or_slash(i)
-        {
-            Some(format!("relative paths not allowed @{i}"))
-        } else if c == '.' && last == '/' && next_is_end_or_slash(i) {
-            Some(format!("relative paths not allowed @{i}"))
+        } else if c == '.' {
+            // `/..` or `/.` as a whole component.
+            let dots = if last == '.' {
+                i >= 2 && chars[i - 2] == '/'
+            } else {
+                last == '/'
+            };
+            (dots && next_is_end_or_slash(i)).then(|| format!("relative paths not allowed @{i}"))
         } else if matches!(c, '\u{1}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{e000}'..='\u{f8ff}' | '\u{fff0}'..='\u{ffff}')
             || u32::from(c) > 0xffff
         {
@@ -360,5 +359,51 @@ mod tests {
             "Invalid path string \"/a/../b\" caused by relative paths not allowed @4"
         );
         assert!(validate_path("/a..b", false).is_ok());
+    }
+
+    /// `.` and `..` components, with what ZooKeeper 3.8.0's
+    /// `PathUtils.validatePath(path, sequential)` answers for each.
+    #[test]
+    fn dot_components_as_pathutils() {
+        let cases: &[(&str, bool, Option<usize>)] = &[
+            ("/.", false, Some(1)),
+            ("/.", true, None),
+            ("/..", false, Some(2)),
+            ("/..", true, None),
+            ("/...", false, None),
+            ("/.a", false, None),
+            ("/a.", false, None),
+            ("/a..", false, None),
+            ("/..a", false, None),
+            ("/a/.", false, Some(3)),
+            ("/a/.", true, None),
+            ("/a/..", false, Some(4)),
+            ("/a/./b", false, Some(3)),
+            ("/a/./b", true, Some(3)),
+            ("/a/../b", true, Some(4)),
+            ("/a/.../b", false, None),
+            ("/.b/..", false, Some(5)),
+            ("/.b/..", true, None),
+        ];
+        for &(path, sequential, at) in cases {
+            let got = validate_path(path, sequential);
+            match at {
+                None => assert!(got.is_ok(), "{path} {sequential}: {got:?}"),
+                Some(i) => {
+                    let checked = if sequential {
+                        format!("{path}1")
+                    } else {
+                        path.to_string()
+                    };
+                    assert_eq!(
+                        got.unwrap_err(),
+                        format!(
+                            "Invalid path string \"{checked}\" caused by relative paths not allowed @{i}"
+                        ),
+                        "{path} {sequential}"
+                    );
+                }
+            }
+        }
     }
 }
