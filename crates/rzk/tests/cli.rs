@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rzk_testkit::{Rzk, ZKCLI};
+use rzk_testkit::{free_port, Rzk, ZKCLI};
 
 fn rzk_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_rzk"))
@@ -341,21 +341,22 @@ struct Pty {
 impl Pty {
     fn spawn(args: &[&str]) -> Pty {
         let (mut master, mut slave) = (0, 0);
-        let mut size = libc::winsize {
+        let size = libc::winsize {
             ws_row: 40,
             ws_col: 200,
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
         // SAFETY: openpty writes two new descriptors into `master` and
-        // `slave`; the name and termios pointers may be null.
+        // `slave` and only reads the window size; the name and termios
+        // pointers may be null.
         let rc = unsafe {
             libc::openpty(
                 &mut master,
                 &mut slave,
                 std::ptr::null_mut(),
                 std::ptr::null(),
-                &mut size,
+                &size,
             )
         };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
@@ -464,6 +465,13 @@ fn interactive_shell_completes_and_prints_watch_events() {
         "WatchedEvent state:SyncConnected type:NodeDataChanged path:/watched",
     );
 
+    // Up arrow: the previous line from the editor's history, run again.
+    pty.send("\x1b[A");
+    let at = pty.expect(at, "get -w /watched");
+    pty.send("\r");
+    let at = pty.expect(at, "v1\r\n");
+    let at = pty.expect(at, "(CONNECTED) 3] ");
+
     pty.send("quit\r");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -483,14 +491,21 @@ fn interactive_shell_completes_and_prints_watch_events() {
 /// Runs `script` through Debian's zkCli.sh (TZ=UTC, so its dates are
 /// comparable) and through `rzk cli`, both against `addr`.
 fn both_shells(addr: &str, script: &str) -> (Run, Run) {
-    let java = piped(
-        Path::new(ZKCLI),
-        &["-server", addr],
-        &[("TZ", "UTC")],
-        script,
-    );
+    let java = piped(zkcli(), &["-server", addr], &[("TZ", "UTC")], script);
     let ours = piped(rzk_bin(), &["cli", "-server", addr], &[], script);
     (java, ours)
+}
+
+/// Debian's zkCli.sh. Like the differential test's Apache ZooKeeper, it is
+/// required (scripts/test-all installs it): a comparison that silently
+/// passes without its oracle would hide that nothing was compared.
+fn zkcli() -> &'static Path {
+    let path = Path::new(ZKCLI);
+    assert!(
+        path.is_file(),
+        "{ZKCLI} not found: apt-get install zookeeper (scripts/test-all does)"
+    );
+    path
 }
 
 /// zkCli's standard error without the JVM's logging noise.
@@ -503,10 +518,7 @@ fn java_stderr(text: &str) -> String {
 
 #[test]
 fn read_commands_print_what_zkcli_prints() {
-    if !Path::new(ZKCLI).is_file() {
-        println!("SKIPPED: {ZKCLI} is not installed (Debian package zookeeper)");
-        return;
-    }
+    zkcli();
     let zk = server();
     let addr = zk.addr();
     ok(&addr, &["create", "/d", "some data"]);
@@ -541,4 +553,205 @@ fn read_commands_print_what_zkcli_prints() {
         "standard error differs"
     );
     assert!(ours.stdout.contains("dataVersion = 1\n"), "{ours:?}");
+}
+
+/// A shell's standard output split into everything but watch events, and
+/// the events' `WatchedEvent` lines in order. The Java client prints an
+/// event from its own thread as two lines, each after an empty line, and a
+/// command's output can land between the two; so each of those lines is
+/// taken out with the empty line before it, wherever it is.
+fn split_events(text: &str) -> (String, Vec<String>) {
+    let mut rest: Vec<&str> = Vec::new();
+    let mut events = Vec::new();
+    for line in text.lines() {
+        let event = line.starts_with("WatchedEvent ");
+        if (event || line == "WATCHER::") && rest.last() == Some(&"") {
+            rest.pop();
+            if event {
+                events.push(line.to_string());
+            }
+        } else {
+            rest.push(line);
+        }
+    }
+    (rest.iter().map(|l| format!("{l}\n")).collect(), events)
+}
+
+/// `text` with `addr` as `ADDR` and the dates of printed Stats as `<time>`
+/// (two servers, one per shell, create the same znodes at different times).
+fn comparable(text: &str, addr: &str) -> String {
+    text.replace(addr, "ADDR")
+        .lines()
+        .map(|l| match l.get(..8) {
+            Some(name @ ("ctime = " | "mtime = ")) => format!("{name}<time>\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect()
+}
+
+#[test]
+fn write_and_watch_commands_print_what_zkcli_prints() {
+    let java_zk = Rzk::start_with(rzk_bin(), &["extendedTypesEnabled=true"]).expect("rzk");
+    let our_zk = Rzk::start_with(rzk_bin(), &["extendedTypesEnabled=true"]).expect("rzk");
+    // Each shell on its own fresh server: the same writes give the same
+    // zxids, versions and sequence numbers on both.
+    let script = "create /w\ncreate /w/a 1\ncreate -c /w/cont\ncreate -c /w/cont/kid\n\
+                  create -t 100000 /w/ttl x\ncreate -t 100000 -s /w/ttls- x\n\
+                  create -c -e /w/bad\ncreate -t 5 -e /w/bad\ncreate -t 5 -c /w/bad\n\
+                  create -t abc /w/bad\ncreate -t 0 /w/bad\n\
+                  stat -w /w/a\nset -v 0 /w/a two\nset -v 0 /w/a three\nset -s -v 1 /w/a x\n\
+                  get -w /w/a\nls -w /w\n\
+                  addWatch /w\naddWatch -m PERSISTENT /w/a\naddWatch -m bogus /w/a\n\
+                  create /w/b\nset /w/a four\nremovewatches /w\nremovewatches /w/a -d\n\
+                  removewatches /w/nope\nset /w/a five\n\
+                  setAcl -s /w/b world:anyone:cdrwa\nsetAcl -R /w world:anyone:cdrw\n\
+                  getAcl /w/cont/kid\nsetAcl /w/a world:anyone:qq\ngetAcl /w/a\n\
+                  setquota -N 4 /w\nsetquota -b 100 /w/b\nlistquota /w\nlistquota /w/b\n\
+                  delquota -N /w\nlistquota /w\ndelquota /w\nlistquota /w\n\
+                  config\nconfig -c\ndeleteall /w/cont\ndeleteall /w -b 2\nls -R /w\n\
+                  getAllChildrenNumber /\nclose\nls /\nconnect ADDR\nls /\nwhoami\n\
+                  getAllChildrenNumber /zookeeper\n";
+    let java = piped(
+        zkcli(),
+        &["-server", &java_zk.addr()],
+        &[("TZ", "UTC")],
+        &script.replace("ADDR", &java_zk.addr()),
+    );
+    let ours = piped(
+        rzk_bin(),
+        &["cli", "-server", &our_zk.addr()],
+        &[],
+        &script.replace("ADDR", &our_zk.addr()),
+    );
+    assert_eq!(java.code, 0, "zkCli.sh failed: {java:?}");
+    assert_eq!(ours.code, 0, "{ours:?}");
+    let (java_out, java_events) = split_events(&comparable(&java.stdout, &java_zk.addr()));
+    let (our_out, our_events) = split_events(&comparable(&ours.stdout, &our_zk.addr()));
+    assert_eq!(our_out, java_out, "standard output differs");
+    assert_eq!(our_events, java_events, "watch events differ");
+    assert_eq!(
+        comparable(&ours.stderr, &our_zk.addr()),
+        comparable(&java_stderr(&java.stderr), &java_zk.addr()),
+        "standard error differs"
+    );
+    // What the comparison covered, seen on our side.
+    for text in [
+        "type:NodeDataChanged path:/w/a",
+        "type:NodeChildrenChanged path:/w",
+        "type:NodeCreated path:/w/b",
+        "type:PersistentWatchRemoved path:/w",
+        "state:Closed type:None",
+    ] {
+        assert!(
+            our_events.iter().any(|e| e.contains(text)),
+            "{text}: {our_events:?}"
+        );
+    }
+    assert!(
+        ours.stderr.contains("Created /w/ttls-0000000003\n"),
+        "{ours:?}"
+    );
+    assert!(our_out.contains("Not connected\n"), "{our_out}");
+    assert_eq!(
+        our_out.matches("dataVersion = ").count(),
+        3,
+        "stat -w, set -s, setAcl -s: {our_out}"
+    );
+    assert_eq!(ok(&our_zk.addr(), &["ls", "/"]), "[zookeeper]\n");
+}
+
+#[test]
+fn ls2_and_version_which_zkcli_3_8_no_longer_has() {
+    let zk = server();
+    let addr = zk.addr();
+    ok(&addr, &["create", "/l"]);
+    ok(&addr, &["create", "/l/k"]);
+    // ls2 is zkCli 3.4's `ls -s`; with a second word it also watches.
+    assert_eq!(ok(&addr, &["ls2", "/l"]), ok(&addr, &["ls", "-s", "/l"]));
+    fails(&addr, &["ls2"], "ls2 path [watch]");
+    let r = piped(
+        rzk_bin(),
+        &["cli", "-server", &addr],
+        &[],
+        "ls2 /l watch\ncreate /l/k2\nversion\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let (out, events) = split_events(&r.stdout);
+    assert_eq!(
+        events,
+        [
+            "WatchedEvent state:SyncConnected type:None path:null",
+            "WatchedEvent state:SyncConnected type:NodeChildrenChanged path:/l",
+        ]
+    );
+    assert!(out.contains("[k]\ncZxid = 0x"), "{out}");
+    assert!(
+        out.ends_with(&format!(
+            "ZooKeeper CLI version: rzk {}\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{out}"
+    );
+}
+
+/// One member of a three-server ensemble with `readonlymode.enabled`, alone:
+/// after the grace period it serves read-only sessions only.
+fn read_only_server() -> Rzk {
+    let client_port = free_port();
+    let mut lines = vec!["readonlymode.enabled=true".to_string()];
+    for id in 1..=3 {
+        let client = if id == 1 { client_port } else { free_port() };
+        lines.push(format!(
+            "server.{id}=127.0.0.1:{}:{}:participant;127.0.0.1:{client}",
+            free_port(),
+            free_port()
+        ));
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut zk = Rzk::prepare(rzk_bin(), client_port, &refs, Some(1)).expect("prepare rzk");
+    zk.spawn().expect("spawn rzk");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while zk.four_letter("isro").ok().as_deref() != Some("ro") {
+        assert!(Instant::now() < deadline, "the server never went read-only");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    zk
+}
+
+#[test]
+fn r_asks_for_a_read_only_session_as_zkcli_does() {
+    let zk = read_only_server();
+    let addr = zk.addr();
+    // Without -r the server refuses the session: connection loss once the
+    // (one second) timeout has passed, and a failed command.
+    let r = cli(&addr, &["-timeout", "1000", "ls", "/"]);
+    assert_ne!(r.code, 0, "{r:?}");
+    assert_eq!(r.stderr, "KeeperErrorCode = ConnectionLoss for /\n");
+    // With -r: reads work, writes fail; the first server of the list is
+    // down, so the second one answers.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let servers = format!("{dead},{addr}");
+    let r = cli(&servers, &["-r", "ls", "/"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "[zookeeper]\n"), "{r:?}");
+    fails(&addr, &["-r", "create", "/y"], "Not a read-only call: /y");
+
+    let script = "ls /\nget /zookeeper\nstat /zookeeper/quota\ncreate /y\n\
+                  set /zookeeper x\ndelete /zookeeper/quota\nsync /\nwhoami\n";
+    let java = piped(zkcli(), &["-r", "-server", &addr], &[("TZ", "UTC")], script);
+    let ours = piped(rzk_bin(), &["cli", "-r", "-server", &addr], &[], script);
+    assert_eq!(java.code, 0, "zkCli.sh failed: {java:?}");
+    let (java_out, java_events) = split_events(&java.stdout);
+    let (our_out, our_events) = split_events(&ours.stdout);
+    assert_eq!(our_out, java_out, "standard output differs");
+    assert_eq!(our_events, java_events, "watch events differ");
+    assert_eq!(
+        our_events,
+        ["WatchedEvent state:ConnectedReadOnly type:None path:null"]
+    );
+    assert_eq!(
+        ours.stderr,
+        java_stderr(&java.stderr),
+        "standard error differs"
+    );
+    assert!(our_out.contains("Sync has failed. rc=-119\n"), "{our_out}");
 }
