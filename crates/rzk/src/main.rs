@@ -3,7 +3,8 @@
 //! `rzk server [--config zoo.cfg]` runs a server; `rzk bench` load-tests
 //! one (see the `rzk-bench` crate); `rzk import` seeds a data directory from
 //! Apache ZooKeeper's files and `rzk export` writes one back as a ZooKeeper
-//! snapshot (see the `rzk-migrate` crate and `migrate_cmd`). Without a file it listens on
+//! snapshot (see the `rzk-migrate` crate and `migrate_cmd`); `rzk cli` is a
+//! zkCli.sh-compatible shell (see the `rzk-cli` crate). Without a file it listens on
 //! port 2181 on every address with `./data` as its data directory. SIGINT or
 //! SIGTERM shut it down gracefully: connections are closed, queued replies
 //! flushed.
@@ -86,6 +87,14 @@ enum Command {
     Import(migrate_cmd::ImportArgs),
     /// Write a stopped server's tree as an Apache ZooKeeper snapshot.
     Export(migrate_cmd::ExportArgs),
+    /// A zkCli.sh-compatible shell: `rzk cli [-server host:port[,...]]
+    /// [-timeout ms] [-r] [command args...]`, or `rzk cli 4lw host:port word`.
+    #[command(disable_help_flag = true)]
+    Cli {
+        /// zkCli's single-dash options and the command, parsed by `rzk-cli`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -112,6 +121,7 @@ fn main() -> ExitCode {
         },
         Command::Import(args) => report("import", migrate_cmd::import(args)),
         Command::Export(args) => report("export", migrate_cmd::export(args)),
+        Command::Cli { args } => ExitCode::from(rzk_cli::main(&args).clamp(0, 255) as u8),
     }
 }
 
