@@ -22,7 +22,7 @@ use crate::node::{Node, StoredStat};
 use crate::path::QUOTA_ZOOKEEPER;
 use crate::quota::LIMIT_NODE;
 use crate::snapshot::check_placement;
-use crate::tree::{child_path, DataTree, SessionInfo, StateConfig};
+use crate::tree::{DataTree, SessionInfo, StateConfig};
 
 /// ZooKeeper's `StatPersisted`: a node's Stat as stored, with `cversion`
 /// counting child creations and `ephemeral_owner` in its stored encoding
@@ -174,8 +174,8 @@ impl DataTree {
                 continue;
             };
             // Reversed so that the stack pops children in name order.
-            for name in node.children.iter().rev() {
-                stack.push(child_path(&path, name));
+            for (_, child) in self.nodes.children_sorted(node).into_iter().rev() {
+                stack.push(child.to_owned());
             }
             out.push(PersistedNode {
                 data: node.data.to_vec(),

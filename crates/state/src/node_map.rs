@@ -127,13 +127,15 @@ impl NodeMap {
         self.slot_mut(slot).as_mut().map(|s| &mut s.node)
     }
 
-    /// Inserts or replaces the node at `path`; returns the node it replaced.
-    pub(crate) fn insert(&mut self, path: &str, node: Node) -> Option<Node> {
+    /// Inserts or replaces the node at `path`; returns its slot and the
+    /// node it replaced. A replaced node keeps its slot.
+    pub(crate) fn insert(&mut self, path: &str, node: Node) -> (u32, Option<Node>) {
         if let Some(slot) = self.find(path) {
-            return self
+            let old = self
                 .slot_mut(slot)
                 .as_mut()
                 .map(|s| std::mem::replace(&mut s.node, node));
+            return (slot, old);
         }
         let slot = self.take_slot();
         *self.slot_mut(slot) = Some(Slot {
@@ -144,10 +146,11 @@ impl NodeMap {
         self.index
             .insert_unique(spread(hash), IndexEntry { slot, hash }, |e| spread(e.hash));
         self.len += 1;
-        None
+        (slot, None)
     }
 
-    pub(crate) fn remove(&mut self, path: &str) -> Option<Node> {
+    /// Removes the node at `path`; returns the slot it had and the node.
+    pub(crate) fn remove(&mut self, path: &str) -> Option<(u32, Node)> {
         let hash = self.hash_of(path);
         let chunks = &self.chunks;
         let entry = self
@@ -164,7 +167,25 @@ impl NodeMap {
         let removed = self.slot_mut(slot).take()?;
         self.free.push(slot);
         self.len -= 1;
-        Some(removed.node)
+        Some((slot, removed.node))
+    }
+
+    /// The path and node in `slot`, if it holds one.
+    pub(crate) fn at(&self, slot: u32) -> Option<(&str, &Node)> {
+        self.slot(slot).map(|s| (&*s.path, &s.node))
+    }
+
+    /// `node`'s children as (slot, full path), sorted by path, which for
+    /// siblings is their names' order.
+    pub(crate) fn children_sorted(&self, node: &Node) -> Vec<(u32, &str)> {
+        let mut out: Vec<(u32, &str)> = node
+            .children
+            .slots()
+            .filter_map(|slot| self.slot(slot).map(|s| (slot, &*s.path)))
+            .collect();
+        // Siblings are mostly created in name order, so this is near-linear.
+        out.sort_unstable_by(|a, b| a.1.cmp(b.1));
+        out
     }
 
     /// A slot to fill: the most recently freed one, or the next fresh one
@@ -233,13 +254,13 @@ mod tests {
             let tag = (step % 251) as u8;
             if state.is_multiple_of(3) {
                 assert_eq!(
-                    map.remove(&key).map(|n| n.data[0]),
+                    map.remove(&key).map(|(_, n)| n.data[0]),
                     model.remove(&key),
                     "remove {key}"
                 );
             } else {
                 assert_eq!(
-                    map.insert(&key, node(tag)).map(|n| n.data[0]),
+                    map.insert(&key, node(tag)).1.map(|n| n.data[0]),
                     model.insert(key.clone(), tag),
                     "insert {key}"
                 );

@@ -52,7 +52,7 @@ use rzk_proto::{Acl, Id};
 use crate::node::{Node, StoredStat};
 use crate::path;
 use crate::quota::PathTrie;
-use crate::tree::{child_path, DataTree, SessionInfo, StateConfig};
+use crate::tree::{DataTree, SessionInfo, StateConfig};
 
 /// The first eight bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"RZKSNAP\0";
@@ -378,20 +378,19 @@ impl DataTree {
         };
         if let Some(root) = self.nodes.get("/") {
             write_node(&mut w, "/", root)?;
-            let mut stack = vec![("/".to_owned(), root.children.iter())];
-            while let Some((parent, children)) = stack.last_mut() {
-                let Some(name) = children.next() else {
+            let mut stack = vec![self.nodes.children_sorted(root).into_iter()];
+            while let Some(children) = stack.last_mut() {
+                let Some((slot, _)) = children.next() else {
                     stack.pop();
                     continue;
                 };
-                let path = child_path(parent, name);
-                let node = self
+                let (path, node) = self
                     .nodes
-                    .get(path.as_str())
-                    .ok_or_else(|| broken(format!("child {path} is not in the tree")))?;
-                write_node(&mut w, &path, node)?;
+                    .at(slot)
+                    .ok_or_else(|| broken(format!("child slot {slot} is empty")))?;
+                write_node(&mut w, path, node)?;
                 if !node.children.is_empty() {
-                    stack.push((path, node.children.iter()));
+                    stack.push(self.nodes.children_sorted(node).into_iter());
                 }
             }
         }

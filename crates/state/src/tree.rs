@@ -204,7 +204,16 @@ impl DataTree {
     /// getChildren / getChildren2: READ permission required. Children sorted.
     pub fn get_children(&self, path: &str, auth: &[Id]) -> Result<(Vec<String>, Stat), ErrorCode> {
         let node = self.readable(path, auth)?;
-        let children = node.children.iter().map(|c| c.to_string()).collect();
+        let children = self
+            .nodes
+            .children_sorted(node)
+            .into_iter()
+            .map(|(_, child)| {
+                path::split_last(child)
+                    .map_or("", |(_, name)| name)
+                    .to_owned()
+            })
+            .collect();
         Ok((children, node.client_stat(self.extended())))
     }
 
@@ -239,7 +248,7 @@ impl DataTree {
     /// children too, as ZooKeeper does.
     pub fn get_all_children_number(&self, path: &str, auth: &[Id]) -> Result<i32, ErrorCode> {
         let node = self.readable(path, auth)?;
-        let mut count = self.count_descendants(Self::key(path), node);
+        let mut count = self.count_descendants(node);
         if path.is_empty() {
             // ZooKeeper counts keys starting with "" + "/": the root too.
             count += 1;
@@ -247,13 +256,13 @@ impl DataTree {
         Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 
-    fn count_descendants(&self, path: &str, node: &Node) -> usize {
+    fn count_descendants(&self, node: &Node) -> usize {
         let mut count = 0;
-        let mut stack: Vec<String> = node.children.iter().map(|c| child_path(path, c)).collect();
-        while let Some(p) = stack.pop() {
+        let mut stack: Vec<u32> = node.children.slots().collect();
+        while let Some(slot) = stack.pop() {
             count += 1;
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                stack.extend(n.children.iter().map(|c| child_path(&p, c)));
+            if let Some((_, n)) = self.nodes.at(slot) {
+                stack.extend(n.children.slots());
             }
         }
         count
@@ -374,15 +383,4 @@ impl DataTree {
             _ => None,
         }
     }
-}
-
-/// `parent + "/" + name`, with the root's children as `/name`.
-pub(crate) fn child_path(parent: &str, name: &str) -> String {
-    let mut p = String::with_capacity(parent.len() + 1 + name.len());
-    if parent != "/" {
-        p.push_str(parent);
-    }
-    p.push('/');
-    p.push_str(name);
-    p
 }

@@ -26,13 +26,6 @@ impl DataTree {
     /// Inserts `node` at `path` (its parent must exist) and adds it to the
     /// indexes. Touches no Stat.
     pub(crate) fn attach(&mut self, path: &str, node: Node) {
-        if path != "/" {
-            if let Some((parent, name)) = path::split_last(path) {
-                if let Some(p) = self.nodes.get_mut(DataTree::key(parent)) {
-                    p.children.insert(name);
-                }
-            }
-        }
         match node.kind(self.extended()) {
             EphemeralKind::Container => {
                 self.containers.insert(path.into());
@@ -44,15 +37,22 @@ impl DataTree {
             EphemeralKind::Persistent | EphemeralKind::Unknown => {}
         }
         self.data_size += java_len(path) + node.data.len() as u64;
-        self.nodes.insert(path, node);
+        let (slot, _) = self.nodes.insert(path, node);
+        if path != "/" {
+            if let Some((parent, _)) = path::split_last(path) {
+                if let Some(p) = self.nodes.get_mut(DataTree::key(parent)) {
+                    p.children.insert(slot);
+                }
+            }
+        }
     }
 
     /// Removes the node at `path` from the map, its parent and the indexes.
     pub(crate) fn detach(&mut self, path: &str) -> Option<Node> {
-        let node = self.nodes.remove(path)?;
-        if let Some((parent, name)) = path::split_last(path) {
+        let (slot, node) = self.nodes.remove(path)?;
+        if let Some((parent, _)) = path::split_last(path) {
             if let Some(p) = self.nodes.get_mut(DataTree::key(parent)) {
-                p.children.remove(name);
+                p.children.remove(slot);
             }
         }
         match node.kind(self.extended()) {

@@ -104,12 +104,19 @@ impl DataTree {
     /// Node count and data bytes of the subtree at `path` (itself included).
     fn subtree_usage(&self, path: &str) -> (i64, i64) {
         let (mut count, mut bytes) = (0i64, 0i64);
-        let mut stack = vec![path.to_owned()];
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                count += 1;
-                bytes += n.data.len() as i64;
-                stack.extend(n.children.iter().map(|c| crate::tree::child_path(&p, c)));
+        let Some(top) = self.nodes.get(path) else {
+            return (0, 0);
+        };
+        let mut visit = |n: &crate::node::Node, stack: &mut Vec<u32>| {
+            count += 1;
+            bytes += n.data.len() as i64;
+            stack.extend(n.children.slots());
+        };
+        let mut stack = Vec::new();
+        visit(top, &mut stack);
+        while let Some(slot) = stack.pop() {
+            if let Some((_, n)) = self.nodes.at(slot) {
+                visit(n, &mut stack);
             }
         }
         (count, bytes)
