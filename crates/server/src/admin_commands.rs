@@ -138,12 +138,9 @@ fn server_stats(shared: &Shared) -> Fields {
 fn stats(shared: &Shared) -> Fields {
     let conns = shared.conns().entries();
     let mut out = server_stats_fields(shared, &conns);
-    let list: Vec<Json> = report::connections(&conns, None)
-        .iter()
-        .map(|c| connection(c, true))
-        .collect();
-    out.insert("connections".into(), Json::Array(list));
-    out.insert("secure_connections".into(), json!([]));
+    let (plain, secure) = split_by_port(&conns, true);
+    out.insert("connections".into(), Json::Array(plain));
+    out.insert("secure_connections".into(), Json::Array(secure));
     out
 }
 
@@ -176,11 +173,21 @@ fn connection(info: &ConnectionInfo, brief: bool) -> Json {
 
 fn connections(shared: &Shared) -> Fields {
     let conns = shared.conns().entries();
-    let list: Vec<Json> = report::connections(&conns, None)
-        .iter()
-        .map(|c| connection(c, false))
-        .collect();
-    fields(json!({"connections": list, "secure_connections": []}))
+    let (plain, secure) = split_by_port(&conns, false);
+    fields(json!({"connections": plain, "secure_connections": secure}))
+}
+
+/// Connections on the client port and on the secure client port, as
+/// ZooKeeper lists its two connection factories.
+fn split_by_port(
+    conns: &[(u64, crate::conn_table::ConnEntry)],
+    brief: bool,
+) -> (Vec<Json>, Vec<Json>) {
+    let (secure, plain): (Vec<_>, Vec<_>) = report::connections(conns, None)
+        .into_iter()
+        .partition(|c| c.secure);
+    let render = |list: Vec<ConnectionInfo>| list.iter().map(|c| connection(c, brief)).collect();
+    (render(plain), render(secure))
 }
 
 fn monitor(shared: &Shared) -> Fields {

@@ -5,6 +5,7 @@
 
 use crate::control::{CloseReason, ConnControl};
 use crate::stats::ConnStats;
+use crate::transport::Port;
 use crate::watch::ConnId;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +15,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct ConnEntry {
     pub peer: SocketAddr,
+    /// The listener it came in on (`clientPort` or `secureClientPort`).
+    pub port: Port,
     pub control: Arc<ConnControl>,
     pub stats: Arc<ConnStats>,
 }
@@ -35,14 +38,14 @@ pub struct ConnTable {
 impl ConnTable {
     /// Registers an accepted connection unless its address already holds
     /// `limit_per_ip` (0 = unlimited), as ZooKeeper's `maxClientCnxns`.
+    /// Both ports count towards the same limit, and a TLS connection counts
+    /// from the moment it is accepted, before its handshake.
     pub fn open(
         &mut self,
-        peer: SocketAddr,
+        entry: ConnEntry,
         limit_per_ip: u32,
-        control: Arc<ConnControl>,
-        stats: Arc<ConnStats>,
     ) -> Result<ConnId, TooManyFromAddress> {
-        let count = self.per_ip.entry(peer.ip()).or_insert(0);
+        let count = self.per_ip.entry(entry.peer.ip()).or_insert(0);
         if limit_per_ip > 0 && *count >= limit_per_ip {
             return Err(TooManyFromAddress {
                 limit: limit_per_ip,
@@ -51,14 +54,7 @@ impl ConnTable {
         *count += 1;
         self.next_id += 1;
         let id = self.next_id;
-        self.conns.insert(
-            id,
-            ConnEntry {
-                peer,
-                control,
-                stats,
-            },
-        );
+        self.conns.insert(id, entry);
         Ok(id)
     }
 
@@ -140,12 +136,13 @@ mod tests {
     use super::*;
 
     fn open(t: &mut ConnTable, addr: &str, limit: u32) -> Result<ConnId, TooManyFromAddress> {
-        t.open(
-            addr.parse().expect("addr"),
-            limit,
-            Arc::new(ConnControl::new()),
-            Arc::new(ConnStats::new(0)),
-        )
+        let entry = ConnEntry {
+            peer: addr.parse().expect("addr"),
+            port: Port::Plain,
+            control: Arc::new(ConnControl::new()),
+            stats: Arc::new(ConnStats::new(0)),
+        };
+        t.open(entry, limit)
     }
 
     #[test]

@@ -24,6 +24,10 @@
 //! - [`read_only`]: read-only mode's handshake, request filter and local
 //!   sessions (the decision to enter it is in [`role`]).
 //! - [`container`]: the container/TTL checker task.
+//! - [`tls`]: `secureClientPort`: ZooKeeper's `ssl.*` keys, PEM stores,
+//!   rustls, the handshake.
+//! - [`transport`]: a client stream (TCP or TLS) split into the halves the
+//!   connection code works on.
 //! - [`conn_table`]: open connections by id, session and address.
 //! - [`outbound`]: a connection's one bounded outbound queue and its writer.
 //! - [`control`]: closing a connection from outside, with a reason.
@@ -70,6 +74,8 @@ pub mod server;
 pub mod session;
 pub mod shared;
 pub mod stats;
+pub mod tls;
+pub mod transport;
 pub mod watch;
 
 pub use config::{ConfigError, ServerConfig};
