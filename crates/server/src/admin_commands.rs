@@ -47,6 +47,7 @@ pub const COMMANDS: &[Command] = &[
     cmd(&["is_read_only", "isro"], true, is_read_only),
     cmd(&["last_snapshot", "lsnp"], true, last_snapshot),
     cmd(&["leader", "lead"], true, leader),
+    cmd(&["log_level"], false, |_| log_level_fields()),
     cmd(&["monitor", "mntr"], false, monitor),
     cmd(&["ruok"], true, |_| Fields::new()),
     cmd(&["server_stats", "srvr"], true, server_stats),
@@ -127,6 +128,20 @@ fn server_stats_fields(shared: &Shared, conns: &[(u64, crate::conn_table::ConnEn
         "client_response": no_response_sizes(),
         "node_count": s.node_count,
     }))
+}
+
+/// `log_level` (rzk's own; `?level=` changes it, see `admin`): the filter
+/// and format in force, or nulls with an error when the server runs
+/// embedded, without rzk's log subscriber.
+pub fn log_level_fields() -> Fields {
+    match crate::logging::current() {
+        Some((level, format)) => fields(json!({"level": level, "format": format.to_string()})),
+        None => fields(json!({
+            "level": null,
+            "format": null,
+            "error": "rzk's log subscriber is not installed (the server runs embedded)",
+        })),
+    }
 }
 
 fn server_stats(shared: &Shared) -> Fields {

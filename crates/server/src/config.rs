@@ -112,6 +112,16 @@ pub struct ServerConfig {
     pub client_port_listen_backlog: i32,
     /// `myid` from the data directory, 0 when absent (standalone).
     pub my_id: u64,
+    /// `rzk.log.*`: rzk's own keys for its log (see `logging`).
+    pub log: LogSettings,
+}
+
+/// `rzk.log.format` and `rzk.log.level`, as written; the binary weighs them
+/// against its command line and `RUST_LOG` (see `logging`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSettings {
+    pub format: Option<crate::logging::LogFormat>,
+    pub level: Option<String>,
 }
 
 /// The `ssl.*` keys as written (key with its `ssl.` prefix, value). Debug
@@ -236,6 +246,7 @@ impl Default for ServerConfig {
             standalone_enabled: true,
             client_port_listen_backlog: -1,
             my_id: 0,
+            log: LogSettings::default(),
         }
     }
 }
@@ -436,6 +447,18 @@ fn apply_key(
                 value: value.to_string(),
                 expected: "an IP address",
             })?)
+        }
+        "rzk.log.format" => {
+            cfg.log.format = Some(value.parse().map_err(|_| ConfigError::BadValue {
+                key: key.to_string(),
+                value: value.to_string(),
+                expected: "text or json",
+            })?)
+        }
+        "rzk.log.level" => {
+            crate::logging::filter(value)
+                .map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
+            cfg.log.level = Some(value.trim().to_string());
         }
         "secureClientPort" => cfg.secure_client_port = Some(number(key, value)?),
         "secureClientPortAddress" => {

@@ -32,6 +32,10 @@ pub struct ConnTable {
     conns: BTreeMap<ConnId, ConnEntry>,
     by_session: HashMap<i64, ConnId>,
     per_ip: HashMap<IpAddr, u32>,
+    /// Where each live session whose connection here went away last
+    /// connected from, for the expiry log line. Bounded by the live
+    /// sessions: dropped when the session reconnects or ends.
+    last_peer: HashMap<i64, SocketAddr>,
     next_id: ConnId,
 }
 
@@ -72,12 +76,19 @@ impl ConnTable {
         let session = entry.stats.session_id.load(Relaxed);
         if self.by_session.get(&session) == Some(&conn) {
             self.by_session.remove(&session);
+            self.last_peer.insert(session, entry.peer);
         }
+    }
+
+    /// Forgets an ended session's last address.
+    pub fn forget_session(&mut self, session_id: i64) {
+        self.last_peer.remove(&session_id);
     }
 
     /// Binds a session to a connection; a previous connection of the same
     /// session is told to close (`SessionMoved`).
     pub fn bind_session(&mut self, conn: ConnId, session_id: i64) {
+        self.last_peer.remove(&session_id);
         if let Some(old) = self.by_session.insert(session_id, conn) {
             if old != conn {
                 if let Some(entry) = self.conns.get(&old) {
@@ -100,6 +111,15 @@ impl ConnTable {
     pub fn peer_of_session(&self, session_id: i64) -> Option<SocketAddr> {
         let conn = self.by_session.get(&session_id)?;
         self.conns.get(conn).map(|e| e.peer)
+    }
+
+    /// The client of `session_id` for a log line: its address, and whether
+    /// it is still connected here; `None` if it never connected here.
+    pub fn client_of_session(&self, session_id: i64) -> Option<(SocketAddr, bool)> {
+        match self.peer_of_session(session_id) {
+            Some(peer) => Some((peer, true)),
+            None => self.last_peer.get(&session_id).map(|peer| (*peer, false)),
+        }
     }
 
     /// Asks every connection to close (shutdown).
@@ -166,5 +186,25 @@ mod tests {
         t.bind_session(b, 42);
         let old = t.entries()[0].1.control.reason();
         assert_eq!(old, Some(CloseReason::SessionMoved));
+    }
+
+    #[test]
+    fn a_disconnected_session_keeps_its_last_address_until_it_ends() {
+        let mut t = ConnTable::default();
+        let a = open(&mut t, "10.0.0.1:1", 0).expect("a");
+        t.bind_session(a, 42);
+        t.entries()[0].1.stats.session_id.store(42, Relaxed);
+        let peer: SocketAddr = "10.0.0.1:1".parse().expect("addr");
+        assert_eq!(t.client_of_session(42), Some((peer, true)));
+        t.close(a);
+        assert_eq!(t.client_of_session(42), Some((peer, false)));
+        let b = open(&mut t, "10.0.0.1:2", 0).expect("b");
+        t.bind_session(b, 42);
+        t.entries()[0].1.stats.session_id.store(42, Relaxed);
+        assert_eq!(t.client_of_session(42).map(|c| c.1), Some(true));
+        t.close(b);
+        assert_eq!(t.client_of_session(42).map(|c| c.1), Some(false));
+        t.forget_session(42);
+        assert_eq!(t.client_of_session(42), None);
     }
 }

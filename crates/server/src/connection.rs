@@ -346,6 +346,20 @@ impl Connection {
         })?;
         self.stats.outstanding.fetch_add(1, Relaxed);
         let op = OpCode::from_code(header.op).unwrap_or(OpCode::Error);
+        // ZooKeeper's FinalRequestProcessor line; pings only at trace.
+        if op == OpCode::Ping {
+            tracing::trace!(
+                "Processing request:: sessionid:0x{:x} type:ping",
+                self.session_id
+            );
+        } else {
+            tracing::debug!(
+                "Processing request:: sessionid:0x{:x} type:{op:?} cxid:0x{:x} from {}",
+                self.session_id,
+                header.xid,
+                self.peer
+            );
+        }
         let mut meta = Meta {
             xid: header.xid,
             op,

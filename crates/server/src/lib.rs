@@ -38,6 +38,8 @@
 //! - [`admin`]: the admin HTTP server (`/commands/<name>`, `/ready`);
 //!   [`admin_commands`] builds each command's JSON, [`http`] is the small
 //!   HTTP/1.1 server under it and `/metrics`.
+//! - [`logging`]: the server's own log output: text or JSON lines, the
+//!   level from zoo.cfg, and changing it at runtime (`/commands/log_level`).
 //! - [`metrics`]: Prometheus' `/metrics` (`metricsProvider.*`), gauges read
 //!   at scrape time.
 //! - [`auth`]: identities, digest and ip providers, the READ check for events.
@@ -60,6 +62,7 @@ pub mod handshake;
 pub mod http;
 pub mod limits;
 pub mod log;
+pub mod logging;
 pub mod metrics;
 pub mod ops;
 pub mod outbound;
