@@ -5,11 +5,15 @@
 //! Apache ZooKeeper's files and `rzk export` writes one back as a ZooKeeper
 //! snapshot (see the `rzk-migrate` crate and `migrate_cmd`); `rzk cli` is a
 //! zkCli.sh-compatible shell (see the `rzk-cli` crate). Without a file it listens on
-//! port 2181 on every address with `./data` as its data directory. SIGINT or
+//! port 2181 on every address with `./data` as its data directory. The log
+//! goes to stderr, as text or JSON (`--log-format`, `--log-level`, zoo.cfg's
+//! `rzk.log.*`; see `rzk_server::logging`). SIGINT or
 //! SIGTERM shut it down gracefully: connections are closed, queued replies
 //! flushed.
 
 use clap::{Parser, Subcommand};
+use rzk_server::config::LogSettings;
+use rzk_server::logging::{self, LogFormat};
 use rzk_server::{Server, ServerConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +74,15 @@ fn disable_transparent_huge_pages() {}
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as `text` (human-readable, the default) or `json` (one
+    /// object per line). Overrides zoo.cfg's `rzk.log.format`.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+    /// Log filter: a level (error, warn, info, debug, trace) or directives
+    /// such as `info,rzk_server::session=debug`. Overrides `RUST_LOG` and
+    /// zoo.cfg's `rzk.log.level`; the admin server can change it later.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -100,31 +113,50 @@ enum Command {
 fn main() -> ExitCode {
     disable_transparent_huge_pages();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                // openraft narrates every vote and membership step at info;
-                // rzk logs elections and role changes itself.
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
-        )
-        .init();
     match cli.command {
-        Command::Server { config } => server(config),
-        Command::Bench(args) => match rzk_bench::main(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("rzk bench: {e}");
-                ExitCode::FAILURE
+        Command::Server { config } => server(config, cli.log_format, cli.log_level),
+        command => {
+            if let Err(e) = init_logging(cli.log_format, cli.log_level, &LogSettings::default()) {
+                eprintln!("rzk: {e}");
+                return ExitCode::FAILURE;
             }
-        },
-        Command::Import(args) => report("import", migrate_cmd::import(args)),
-        Command::Export(args) => report("export", migrate_cmd::export(args)),
-        Command::Cli { args } => ExitCode::from(rzk_cli::main(&args).clamp(0, 255) as u8),
+            match command {
+                Command::Server { .. } => unreachable!("handled above"),
+                Command::Bench(args) => match rzk_bench::main(args) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("rzk bench: {e}");
+                        ExitCode::FAILURE
+                    }
+                },
+                Command::Import(args) => report("import", migrate_cmd::import(args)),
+                Command::Export(args) => report("export", migrate_cmd::export(args)),
+                Command::Cli { args } => ExitCode::from(rzk_cli::main(&args).clamp(0, 255) as u8),
+            }
+        }
     }
 }
 
+/// Installs the log subscriber: format from the command line, else zoo.cfg,
+/// else text; level from the command line, else `RUST_LOG`, else zoo.cfg,
+/// else `info` (see `rzk_server::logging`).
+fn init_logging(
+    format: Option<LogFormat>,
+    level: Option<String>,
+    configured: &LogSettings,
+) -> Result<(), String> {
+    let format = format.or(configured.format).unwrap_or_default();
+    let env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|l| !l.trim().is_empty());
+    let level = level
+        .or(env)
+        .or_else(|| configured.level.clone())
+        .unwrap_or_else(|| logging::DEFAULT_LEVEL.to_string());
+    logging::init(format, &level)?;
+    tracing::debug!("Log format {format}, level {level:?}");
+    Ok(())
+}
 fn report(command: &str, outcome: Result<(), String>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,22 +167,37 @@ fn report(command: &str, outcome: Result<(), String>) -> ExitCode {
     }
 }
 
-fn server(config_path: Option<PathBuf>) -> ExitCode {
+fn server(
+    config_path: Option<PathBuf>,
+    log_format: Option<LogFormat>,
+    log_level: Option<String>,
+) -> ExitCode {
+    // The file is read before the log starts, since it may set the log's
+    // format and level; what it has to say is logged right after.
+    let parsed = config_path
+        .as_ref()
+        .map(|path| (path, ServerConfig::from_file(path)));
+    let configured = match &parsed {
+        Some((_, Ok(parsed))) => parsed.config.log.clone(),
+        _ => LogSettings::default(),
+    };
+    if let Err(e) = init_logging(log_format, log_level, &configured) {
+        eprintln!("rzk: {e}");
+        return ExitCode::FAILURE;
+    }
     rzk_replica::set_memory_release(release_freed_memory);
-    let config = match config_path {
+    let config = match parsed {
         None => ServerConfig::default(),
-        Some(path) => match ServerConfig::from_file(&path) {
-            Ok(parsed) => {
-                for key in &parsed.unknown_keys {
-                    tracing::warn!("{}: unknown key {key:?} ignored", path.display());
-                }
-                parsed.config
+        Some((path, Ok(parsed))) => {
+            for key in &parsed.unknown_keys {
+                tracing::warn!("{}: unknown key {key:?} ignored", path.display());
             }
-            Err(e) => {
-                tracing::error!("Invalid configuration: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+            parsed.config
+        }
+        Some((_, Err(e))) => {
+            tracing::error!("Invalid configuration: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -12,6 +12,10 @@
 //!   "not currently serving" error: ZooKeeper 3.8 and 3.9 both answer these
 //!   with 200 (its comment: "to keep the current behavior of existing
 //!   commands"), and monitoring scripts look at the `error` field.
+//! - `GET <commandURL>/log_level` (rzk's own): the log level and format;
+//!   with `?level=<filter>` it sets the level first (see
+//!   [`crate::logging`]) and answers `level` (new) and `previous`. A bad
+//!   filter changes nothing and is answered in `error`.
 //! - `GET /ready` (rzk's own): 200 while the server serves clients, 503
 //!   otherwise (no leader yet, still catching up, or read-only), so an
 //!   orchestrator routes clients only to servers that take writes.
@@ -30,11 +34,12 @@ const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requ
 
 /// The request handler for the admin port.
 pub fn handler(shared: Arc<Shared>) -> Handler {
-    Arc::new(move |request: &Request| route(&shared, &request.path))
+    Arc::new(move |request: &Request| route(&shared, request))
 }
 
-/// Answers one path.
-pub fn route(shared: &Shared, path: &str) -> Response {
+/// Answers one request.
+pub fn route(shared: &Shared, request: &Request) -> Response {
+    let path = request.path.as_str();
     if path == "/ready" {
         return ready(shared);
     }
@@ -45,6 +50,10 @@ pub fn route(shared: &Shared, path: &str) -> Response {
     match rest {
         "" | "/" => Response::new(200, "text/html; charset=utf-8", links(base)),
         _ => match rest.strip_prefix('/') {
+            Some("log_level") => match request.query_param("level") {
+                Some(level) => json_response(set_log_level(&level)),
+                None => command(shared, "log_level"),
+            },
             Some(name) => command(shared, name),
             // `/commandsfoo`: not under the command URL.
             None => Response::error(404),
@@ -64,7 +73,28 @@ fn links(base: &str) -> String {
 
 /// Runs command `name` and renders its JSON.
 pub fn command(shared: &Shared, name: &str) -> Response {
-    let body = command_json(shared, name);
+    json_response(command_json(shared, name))
+}
+
+/// `log_level?level=...`: sets the level, logging who asked for what.
+fn set_log_level(level: &str) -> Json {
+    match crate::logging::set_level(level) {
+        Ok(previous) => {
+            tracing::info!(
+                "Log level set to {level:?} (was {previous:?}) through the admin server"
+            );
+            let mut fields = admin_commands::log_level_fields();
+            fields.insert("previous".to_string(), json!(previous));
+            finish(fields, "log_level", None)
+        }
+        Err(e) => {
+            tracing::warn!("Log level not changed through the admin server: {e}");
+            finish(admin_commands::log_level_fields(), "log_level", Some(e))
+        }
+    }
+}
+
+fn json_response(body: Json) -> Response {
     let text = serde_json::to_string_pretty(&body).unwrap_or_else(|_| "{}".to_string());
     Response::new(200, JSON, text)
 }

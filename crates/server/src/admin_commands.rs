@@ -47,6 +47,7 @@ pub const COMMANDS: &[Command] = &[
     cmd(&["is_read_only", "isro"], true, is_read_only),
     cmd(&["last_snapshot", "lsnp"], true, last_snapshot),
     cmd(&["leader", "lead"], true, leader),
+    cmd(&["log_level"], false, |_| log_level_fields()),
     cmd(&["monitor", "mntr"], false, monitor),
     cmd(&["ruok"], true, |_| Fields::new()),
     cmd(&["server_stats", "srvr"], true, server_stats),
@@ -129,6 +130,20 @@ fn server_stats_fields(shared: &Shared, conns: &[(u64, crate::conn_table::ConnEn
     }))
 }
 
+/// `log_level` (rzk's own; `?level=` changes it, see `admin`): the filter
+/// and format in force, or nulls with an error when the server runs
+/// embedded, without rzk's log subscriber.
+pub fn log_level_fields() -> Fields {
+    match crate::logging::current() {
+        Some((level, format)) => fields(json!({"level": level, "format": format.to_string()})),
+        None => fields(json!({
+            "level": null,
+            "format": null,
+            "error": "rzk's log subscriber is not installed (the server runs embedded)",
+        })),
+    }
+}
+
 fn server_stats(shared: &Shared) -> Fields {
     let conns = shared.conns().entries();
     server_stats_fields(shared, &conns)
@@ -138,12 +153,9 @@ fn server_stats(shared: &Shared) -> Fields {
 fn stats(shared: &Shared) -> Fields {
     let conns = shared.conns().entries();
     let mut out = server_stats_fields(shared, &conns);
-    let list: Vec<Json> = report::connections(&conns, None)
-        .iter()
-        .map(|c| connection(c, true))
-        .collect();
-    out.insert("connections".into(), Json::Array(list));
-    out.insert("secure_connections".into(), json!([]));
+    let (plain, secure) = split_by_port(&conns, true);
+    out.insert("connections".into(), Json::Array(plain));
+    out.insert("secure_connections".into(), Json::Array(secure));
     out
 }
 
@@ -176,11 +188,21 @@ fn connection(info: &ConnectionInfo, brief: bool) -> Json {
 
 fn connections(shared: &Shared) -> Fields {
     let conns = shared.conns().entries();
-    let list: Vec<Json> = report::connections(&conns, None)
-        .iter()
-        .map(|c| connection(c, false))
-        .collect();
-    fields(json!({"connections": list, "secure_connections": []}))
+    let (plain, secure) = split_by_port(&conns, false);
+    fields(json!({"connections": plain, "secure_connections": secure}))
+}
+
+/// Connections on the client port and on the secure client port, as
+/// ZooKeeper lists its two connection factories.
+fn split_by_port(
+    conns: &[(u64, crate::conn_table::ConnEntry)],
+    brief: bool,
+) -> (Vec<Json>, Vec<Json>) {
+    let (secure, plain): (Vec<_>, Vec<_>) = report::connections(conns, None)
+        .into_iter()
+        .partition(|c| c.secure);
+    let render = |list: Vec<ConnectionInfo>| list.iter().map(|c| connection(c, brief)).collect();
+    (render(plain), render(secure))
 }
 
 fn monitor(shared: &Shared) -> Fields {

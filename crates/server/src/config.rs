@@ -23,15 +23,12 @@ pub const FOUR_LETTER_WORDS: &[&str] = &[
 const ACCEPTED_UNUSED_KEYS: &[&str] = &[
     "localSessionsEnabled",
     "localSessionsUpgradingEnabled",
-    "secureClientPort",
-    "secureClientPortAddress",
     "observerMasterPort",
     "connectToLearnerMasterLimit",
     "electionAlg",
     "quorumListenOnAllIPs",
     "syncEnabled",
     "dynamicConfigFile",
-    "sslQuorum",
     "portUnification",
     "sslQuorumReloadCertFiles",
     "quorum.auth.enableSasl",
@@ -64,6 +61,15 @@ pub struct ServerConfig {
     pub client_port: u16,
     /// `clientPortAddress`; all addresses when absent.
     pub client_port_address: Option<IpAddr>,
+    /// `secureClientPort`: the TLS client listener (see `tls`), if any; 0
+    /// asks the kernel for one (tests).
+    pub secure_client_port: Option<u16>,
+    /// `secureClientPortAddress`; all addresses when absent.
+    pub secure_client_port_address: Option<IpAddr>,
+    /// Every `ssl.*` key (also accepted as `zookeeper.ssl.*`), read by `tls`.
+    pub ssl: SslProperties,
+    /// `sslQuorum`: TLS between servers, which rzk does not have (a warning).
+    pub ssl_quorum: bool,
     pub data_dir: PathBuf,
     /// `dataLogDir`, defaulting to `dataDir`.
     pub data_log_dir: PathBuf,
@@ -106,6 +112,46 @@ pub struct ServerConfig {
     pub client_port_listen_backlog: i32,
     /// `myid` from the data directory, 0 when absent (standalone).
     pub my_id: u64,
+    /// `rzk.log.*`: rzk's own keys for its log (see `logging`).
+    pub log: LogSettings,
+}
+
+/// `rzk.log.format` and `rzk.log.level`, as written; the binary weighs them
+/// against its command line and `RUST_LOG` (see `logging`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSettings {
+    pub format: Option<crate::logging::LogFormat>,
+    pub level: Option<String>,
+}
+
+/// The `ssl.*` keys as written (key with its `ssl.` prefix, value). Debug
+/// output hides passwords.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SslProperties(BTreeMap<String, String>);
+
+impl SslProperties {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    pub fn insert(&mut self, key: &str, value: &str) {
+        self.0.insert(key.to_string(), value.to_string());
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl fmt::Debug for SslProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                let hidden = k.to_ascii_lowercase().contains("password");
+                (k, if hidden { "<hidden>" } else { v.as_str() })
+            }))
+            .finish()
+    }
 }
 
 /// `admin.*` keys: the admin HTTP server (see `admin`), on by default on
@@ -167,6 +213,10 @@ impl Default for ServerConfig {
             tick_time_ms,
             client_port: 2181,
             client_port_address: None,
+            secure_client_port: None,
+            secure_client_port_address: None,
+            ssl: SslProperties::default(),
+            ssl_quorum: false,
             data_dir: PathBuf::from("data"),
             data_log_dir: PathBuf::from("data"),
             max_client_cnxns_per_ip: 60,
@@ -196,6 +246,7 @@ impl Default for ServerConfig {
             standalone_enabled: true,
             client_port_listen_backlog: -1,
             my_id: 0,
+            log: LogSettings::default(),
         }
     }
 }
@@ -249,6 +300,14 @@ impl ServerConfig {
             .client_port_address
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         SocketAddr::new(ip, self.client_port)
+    }
+
+    /// The TLS listener's address, when `secureClientPort` is set.
+    pub fn secure_client_address(&self) -> Option<SocketAddr> {
+        let ip = self
+            .secure_client_port_address
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        Some(SocketAddr::new(ip, self.secure_client_port?))
     }
 
     /// ZooKeeper's timeout negotiation: the client's wish clamped into
@@ -325,6 +384,19 @@ impl ServerConfig {
                 cfg.my_id
             )));
         }
+        if cfg.secure_client_port.is_none() {
+            if let Some(addr) = cfg.ensemble.get(cfg.my_id).and_then(|s| s.secure_client) {
+                cfg.secure_client_port = Some(addr.port());
+                if cfg.secure_client_port_address.is_none() && !addr.ip().is_unspecified() {
+                    cfg.secure_client_port_address = Some(addr.ip());
+                }
+            }
+        }
+        if cfg.secure_client_port.is_none() && cfg.secure_client_port_address.is_some() {
+            return Err(ConfigError::Invalid(
+                "secureClientPortAddress is set but secureClientPort is not set".to_string(),
+            ));
+        }
         cfg.client_port = client_port.ok_or(ConfigError::Missing("clientPort"))?;
         if cfg.tick_time_ms == 0 {
             return Err(ConfigError::Missing("tickTime"));
@@ -376,6 +448,28 @@ fn apply_key(
                 expected: "an IP address",
             })?)
         }
+        "rzk.log.format" => {
+            cfg.log.format = Some(value.parse().map_err(|_| ConfigError::BadValue {
+                key: key.to_string(),
+                value: value.to_string(),
+                expected: "text or json",
+            })?)
+        }
+        "rzk.log.level" => {
+            crate::logging::filter(value)
+                .map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
+            cfg.log.level = Some(value.trim().to_string());
+        }
+        "secureClientPort" => cfg.secure_client_port = Some(number(key, value)?),
+        "secureClientPortAddress" => {
+            cfg.secure_client_port_address =
+                Some(value.parse().map_err(|_| ConfigError::BadValue {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                    expected: "an IP address",
+                })?)
+        }
+        "sslQuorum" => cfg.ssl_quorum = boolean(key, value)?,
         "tickTime" => cfg.tick_time_ms = number(key, value)?,
         "maxClientCnxns" => cfg.max_client_cnxns_per_ip = number(key, value)?,
         "minSessionTimeout" => *c.min_timeout = Some(number(key, value)?),
@@ -421,7 +515,6 @@ fn apply_key(
         "metricsProvider.httpPort" => cfg.metrics.http_port = number(key, value)?,
         _ if ACCEPTED_UNUSED_KEYS.contains(&key)
             || key.starts_with("metricsProvider.")
-            || key.starts_with("ssl.")
             || key.starts_with("group.")
             || key.starts_with("weight.") => {}
         _ if key.starts_with("server.") => {
@@ -459,6 +552,7 @@ fn apply_property(
         "admin.serverAddress" => cfg.admin.server_address = value.to_string(),
         "admin.serverPort" => cfg.admin.server_port = number(key, value)?,
         "admin.commandURL" => cfg.admin.command_url = value.to_string(),
+        _ if key.starts_with("ssl.") => cfg.ssl.insert(key, value),
         _ if key.starts_with("admin.") || key.starts_with("4lw.") => {}
         _ => return Ok(false),
     }

@@ -5,6 +5,7 @@
 
 use crate::control::{CloseReason, ConnControl};
 use crate::stats::ConnStats;
+use crate::transport::Port;
 use crate::watch::ConnId;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +15,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct ConnEntry {
     pub peer: SocketAddr,
+    /// The listener it came in on (`clientPort` or `secureClientPort`).
+    pub port: Port,
     pub control: Arc<ConnControl>,
     pub stats: Arc<ConnStats>,
 }
@@ -29,20 +32,24 @@ pub struct ConnTable {
     conns: BTreeMap<ConnId, ConnEntry>,
     by_session: HashMap<i64, ConnId>,
     per_ip: HashMap<IpAddr, u32>,
+    /// Where each live session whose connection here went away last
+    /// connected from, for the expiry log line. Bounded by the live
+    /// sessions: dropped when the session reconnects or ends.
+    last_peer: HashMap<i64, SocketAddr>,
     next_id: ConnId,
 }
 
 impl ConnTable {
     /// Registers an accepted connection unless its address already holds
     /// `limit_per_ip` (0 = unlimited), as ZooKeeper's `maxClientCnxns`.
+    /// Both ports count towards the same limit, and a TLS connection counts
+    /// from the moment it is accepted, before its handshake.
     pub fn open(
         &mut self,
-        peer: SocketAddr,
+        entry: ConnEntry,
         limit_per_ip: u32,
-        control: Arc<ConnControl>,
-        stats: Arc<ConnStats>,
     ) -> Result<ConnId, TooManyFromAddress> {
-        let count = self.per_ip.entry(peer.ip()).or_insert(0);
+        let count = self.per_ip.entry(entry.peer.ip()).or_insert(0);
         if limit_per_ip > 0 && *count >= limit_per_ip {
             return Err(TooManyFromAddress {
                 limit: limit_per_ip,
@@ -51,14 +58,7 @@ impl ConnTable {
         *count += 1;
         self.next_id += 1;
         let id = self.next_id;
-        self.conns.insert(
-            id,
-            ConnEntry {
-                peer,
-                control,
-                stats,
-            },
-        );
+        self.conns.insert(id, entry);
         Ok(id)
     }
 
@@ -76,12 +76,19 @@ impl ConnTable {
         let session = entry.stats.session_id.load(Relaxed);
         if self.by_session.get(&session) == Some(&conn) {
             self.by_session.remove(&session);
+            self.last_peer.insert(session, entry.peer);
         }
+    }
+
+    /// Forgets an ended session's last address.
+    pub fn forget_session(&mut self, session_id: i64) {
+        self.last_peer.remove(&session_id);
     }
 
     /// Binds a session to a connection; a previous connection of the same
     /// session is told to close (`SessionMoved`).
     pub fn bind_session(&mut self, conn: ConnId, session_id: i64) {
+        self.last_peer.remove(&session_id);
         if let Some(old) = self.by_session.insert(session_id, conn) {
             if old != conn {
                 if let Some(entry) = self.conns.get(&old) {
@@ -104,6 +111,15 @@ impl ConnTable {
     pub fn peer_of_session(&self, session_id: i64) -> Option<SocketAddr> {
         let conn = self.by_session.get(&session_id)?;
         self.conns.get(conn).map(|e| e.peer)
+    }
+
+    /// The client of `session_id` for a log line: its address, and whether
+    /// it is still connected here; `None` if it never connected here.
+    pub fn client_of_session(&self, session_id: i64) -> Option<(SocketAddr, bool)> {
+        match self.peer_of_session(session_id) {
+            Some(peer) => Some((peer, true)),
+            None => self.last_peer.get(&session_id).map(|peer| (*peer, false)),
+        }
     }
 
     /// Asks every connection to close (shutdown).
@@ -140,12 +156,13 @@ mod tests {
     use super::*;
 
     fn open(t: &mut ConnTable, addr: &str, limit: u32) -> Result<ConnId, TooManyFromAddress> {
-        t.open(
-            addr.parse().expect("addr"),
-            limit,
-            Arc::new(ConnControl::new()),
-            Arc::new(ConnStats::new(0)),
-        )
+        let entry = ConnEntry {
+            peer: addr.parse().expect("addr"),
+            port: Port::Plain,
+            control: Arc::new(ConnControl::new()),
+            stats: Arc::new(ConnStats::new(0)),
+        };
+        t.open(entry, limit)
     }
 
     #[test]
@@ -169,5 +186,25 @@ mod tests {
         t.bind_session(b, 42);
         let old = t.entries()[0].1.control.reason();
         assert_eq!(old, Some(CloseReason::SessionMoved));
+    }
+
+    #[test]
+    fn a_disconnected_session_keeps_its_last_address_until_it_ends() {
+        let mut t = ConnTable::default();
+        let a = open(&mut t, "10.0.0.1:1", 0).expect("a");
+        t.bind_session(a, 42);
+        t.entries()[0].1.stats.session_id.store(42, Relaxed);
+        let peer: SocketAddr = "10.0.0.1:1".parse().expect("addr");
+        assert_eq!(t.client_of_session(42), Some((peer, true)));
+        t.close(a);
+        assert_eq!(t.client_of_session(42), Some((peer, false)));
+        let b = open(&mut t, "10.0.0.1:2", 0).expect("b");
+        t.bind_session(b, 42);
+        t.entries()[0].1.stats.session_id.store(42, Relaxed);
+        assert_eq!(t.client_of_session(42).map(|c| c.1), Some(true));
+        t.close(b);
+        assert_eq!(t.client_of_session(42).map(|c| c.1), Some(false));
+        t.forget_session(42);
+        assert_eq!(t.client_of_session(42), None);
     }
 }

@@ -29,6 +29,7 @@ use crate::pipeline::{Done, Front, LocalWork, Meta, PendingWrite, Pipeline};
 use crate::reply::{connect_frame, invalid_session, reply_frame, Body};
 use crate::shared::Shared;
 use crate::stats::ConnStats;
+use crate::transport::{ClientStream, WriteHalf};
 use crate::watch::ConnId;
 use crate::{auth, fourlw, read_only};
 use rzk_proto::records::{ConnectRequest, ConnectResponse, RequestHeader};
@@ -39,8 +40,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -82,17 +81,22 @@ fn read_only_work(op: i32) -> Option<LocalWork> {
     })
 }
 
-/// Serves one accepted connection to its end. Never panics on client input;
+/// Serves one accepted connection to its end, over either port's stream
+/// (plain TCP or an established TLS session). Never panics on client input;
 /// whatever happens, the connection leaves the tables and a line is logged.
-pub async fn serve(shared: Arc<Shared>, stream: TcpStream, conn_id: ConnId, entry: ConnEntry) {
+pub async fn serve(
+    shared: Arc<Shared>,
+    stream: impl ClientStream,
+    conn_id: ConnId,
+    entry: ConnEntry,
+) {
     let peer = entry.peer;
-    let _ = stream.set_nodelay(true);
-    let (read_half, write_half) = stream.into_split();
+    let (read_half, write_half) = stream.into_halves();
     let mut reader = FrameReader::new(read_half, shared.config.max_frame_bytes);
     let reason = match first_contact(&shared, &mut reader, &entry.control).await {
         Ok(Opening::FourLetter(word)) => {
             entry.stats.packets_received.fetch_add(1, Relaxed);
-            fourlw::respond(&shared, conn_id, word, &mut reader, write_half).await;
+            fourlw::respond(&shared, conn_id, word, &mut reader, write_half, peer).await;
             shared.conns().close(conn_id);
             return;
         }
@@ -162,7 +166,7 @@ async fn session(
     entry: &ConnEntry,
     request: ConnectRequest,
     mut reader: FrameReader,
-    mut write_half: OwnedWriteHalf,
+    mut write_half: WriteHalf,
 ) -> CloseReason {
     let sent_read_only = request.read_only.is_some();
     let outcome = tokio::select! {
@@ -178,6 +182,7 @@ async fn session(
             );
             let frame = connect_frame(&invalid_session(sent_read_only));
             let _ = write_half.write_all(&frame).await;
+            let _ = write_half.flush().await;
             let _ = write_half.shutdown().await;
             return CloseReason::Handshake(format!("session 0x{session_id:x}: {why}"));
         }
@@ -341,6 +346,20 @@ impl Connection {
         })?;
         self.stats.outstanding.fetch_add(1, Relaxed);
         let op = OpCode::from_code(header.op).unwrap_or(OpCode::Error);
+        // ZooKeeper's FinalRequestProcessor line; pings only at trace.
+        if op == OpCode::Ping {
+            tracing::trace!(
+                "Processing request:: sessionid:0x{:x} type:ping",
+                self.session_id
+            );
+        } else {
+            tracing::debug!(
+                "Processing request:: sessionid:0x{:x} type:{op:?} cxid:0x{:x} from {}",
+                self.session_id,
+                header.xid,
+                self.peer
+            );
+        }
         let mut meta = Meta {
             xid: header.xid,
             op,

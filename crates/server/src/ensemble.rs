@@ -4,8 +4,13 @@
 //! existing zoo.cfg works:
 //!
 //! ```text
-//! server.N=host:peerPort:electionPort[:participant|:observer][;[clientAddress:]clientPort]
+//! server.N=host:peerPort:electionPort[:participant|:observer][;[clientAddress:]clientPort[;[secureClientAddress:]secureClientPort]]
 //! ```
+//!
+//! The third part, the secure client port, is ZooKeeper 3.9's; rzk takes this
+//! server's own from it when `secureClientPort` is not set, and does not
+//! carry it into `/zookeeper/config` (its membership records the plain
+//! client address only).
 //!
 //! `host` may be an IPv6 literal in brackets. rzk uses `peerPort` for all
 //! server-to-server traffic (raft's RPCs, forwarded writes, session
@@ -48,6 +53,8 @@ pub struct ServerSpec {
     pub role: Role,
     /// The client address from the `;[address:]port` suffix, if any.
     pub client: Option<SocketAddr>,
+    /// The secure client address from a second `;[address:]port` suffix.
+    pub secure_client: Option<SocketAddr>,
 }
 
 impl ServerSpec {
@@ -80,10 +87,13 @@ pub fn parse_server(id: u64, value: &str) -> Result<ServerSpec, SpecError> {
             "server.{id}={value}: {why} (expected host:peerPort:electionPort[:participant|:observer][;[clientAddress:]clientPort])"
         ))
     };
-    let (spec, client) = match value.split_once(';') {
-        Some((spec, client)) => (spec.trim(), Some(client.trim())),
-        None => (value.trim(), None),
-    };
+    let mut parts = value.split(';');
+    let spec = parts.next().unwrap_or("").trim();
+    let client = parts.next().map(str::trim);
+    let secure_client = parts.next().map(str::trim);
+    if parts.next().is_some() {
+        return Err(bad("too many ';' parts"));
+    }
     let (host, rest) = split_host(spec).ok_or_else(|| bad("no host"))?;
     let mut parts = rest.split(':');
     let port = |p: Option<&str>, what: &str| -> Result<u16, SpecError> {
@@ -105,6 +115,10 @@ pub fn parse_server(id: u64, value: &str) -> Result<ServerSpec, SpecError> {
         None | Some("") => None,
         Some(c) => Some(parse_client(c).ok_or_else(|| bad("bad client address"))?),
     };
+    let secure_client = match secure_client {
+        None | Some("") => None,
+        Some(c) => Some(parse_client(c).ok_or_else(|| bad("bad secure client address"))?),
+    };
     Ok(ServerSpec {
         id,
         host: host.to_string(),
@@ -112,6 +126,7 @@ pub fn parse_server(id: u64, value: &str) -> Result<ServerSpec, SpecError> {
         election_port,
         role,
         client,
+        secure_client,
     })
 }
 

@@ -14,12 +14,13 @@ use crate::limits::FOUR_LETTER_OUTPUT_BYTES_MAX;
 use crate::report::{self, ConnectionInfo};
 use crate::shared::Shared;
 use crate::stats::java_double;
+use crate::transport::WriteHalf;
 use crate::watch::ConnId;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 
 /// rzk's version string (kept here too for callers that name it so).
 pub use crate::report::VERSION;
@@ -45,17 +46,15 @@ pub async fn respond(
     conn_id: ConnId,
     word: &'static str,
     reader: &mut FrameReader,
-    mut socket: OwnedWriteHalf,
+    mut socket: WriteHalf,
+    peer: SocketAddr,
 ) {
     shared.stats.packets_received.fetch_add(1, Relaxed);
-    let peer = socket.peer_addr().ok();
     let text = if !shared.config.four_letter_word_enabled(word) {
         tracing::debug!("Command {word} is not executed because it is not in the whitelist.");
         format!("{word} is not executed because it is not in the whitelist.\n")
     } else {
-        if let Some(peer) = peer {
-            tracing::info!("Processing {word} command from {peer}");
-        }
+        tracing::info!("Processing {word} command from {peer}");
         match word {
             // Enabled, ZooKeeper treats it as a bad length and closes.
             "telnet close" => String::new(),
@@ -73,6 +72,7 @@ pub async fn respond(
     let mut bytes = text.into_bytes();
     bytes.truncate(FOUR_LETTER_OUTPUT_BYTES_MAX);
     let _ = socket.write_all(&bytes).await;
+    let _ = socket.flush().await;
     let _ = socket.shutdown().await;
 }
 
@@ -228,7 +228,7 @@ fn connection_line(info: &ConnectionInfo, brief: bool, out: &mut String) {
 fn conf(shared: &Shared, out: &mut String) {
     let c = report::conf(&shared.config);
     let _ = writeln!(out, "clientPort={}", c.client_port);
-    out.push_str("secureClientPort=-1\n");
+    let _ = writeln!(out, "secureClientPort={}", c.secure_client_port);
     let _ = writeln!(out, "dataDir={}", c.data_dir);
     let _ = writeln!(out, "dataDirSize={}", c.data_dir_size);
     let _ = writeln!(out, "dataLogDir={}", c.data_log_dir);

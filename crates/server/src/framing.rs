@@ -6,9 +6,9 @@
 //! lives in the reader's own buffer, so `read_frame` is cancel safe: it can sit
 //! in a `select!` next to other branches without losing bytes.
 
+use crate::transport::ReadHalf;
 use rzk_proto::frame::{parse_frame_len, FrameError, LENGTH_PREFIX_BYTES};
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
 
 /// Bytes asked of the socket per read when the frame length is not known yet.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
@@ -36,15 +36,14 @@ impl std::fmt::Display for ReadError {
     }
 }
 
-#[derive(Debug)]
 pub struct FrameReader {
-    socket: OwnedReadHalf,
+    socket: ReadHalf,
     buf: Vec<u8>,
     max_frame_bytes: usize,
 }
 
 impl FrameReader {
-    pub fn new(socket: OwnedReadHalf, max_frame_bytes: usize) -> Self {
+    pub fn new(socket: ReadHalf, max_frame_bytes: usize) -> Self {
         FrameReader {
             socket,
             buf: Vec::with_capacity(READ_CHUNK_BYTES),
@@ -58,11 +57,14 @@ impl FrameReader {
         while self.buf.len() < n {
             let want = (n - self.buf.len()).max(READ_CHUNK_BYTES);
             self.buf.reserve(want);
-            let read = self
-                .socket
-                .read_buf(&mut self.buf)
-                .await
-                .map_err(ReadError::Io)?;
+            let read = match self.socket.read_buf(&mut self.buf).await {
+                Ok(read) => read,
+                // A TLS peer that closes its socket without a close_notify
+                // alert (Java's and most clients do) has simply gone, as a
+                // TCP peer whose read returns 0.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                Err(e) => return Err(ReadError::Io(e)),
+            };
             if read == 0 {
                 return Ok(false);
             }

@@ -28,6 +28,49 @@ pub struct Request {
     pub method: String,
     /// The path, without the query string.
     pub path: String,
+    /// The query string after `?`, as sent (empty without one).
+    pub query: String,
+}
+
+impl Request {
+    /// The first value of query parameter `name`, percent-decoded (`+` is a
+    /// space, as in HTML forms).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query
+            .split('&')
+            .filter_map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (percent_decode(key) == name).then(|| percent_decode(value))
+            })
+            .next()
+    }
+}
+
+/// `%XX` escapes and `+` decoded; a malformed escape is kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An answer. The body is sent for every method but HEAD.
@@ -99,10 +142,12 @@ pub fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
     if !method_ok || !target.starts_with('/') || !version.starts_with("HTTP/1.") {
         return Err(HeadError::Malformed);
     }
-    let path = target.split(['?', '#']).next().unwrap_or(target);
+    let target = target.split('#').next().unwrap_or(target);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     Ok(Request {
         method: method.to_string(),
         path: path.to_string(),
+        query: query.to_string(),
     })
 }
 
@@ -225,7 +270,8 @@ mod tests {
             req,
             Ok(Request {
                 method: "GET".to_string(),
-                path: "/commands/ruok".to_string()
+                path: "/commands/ruok".to_string(),
+                query: "x=1".to_string(),
             })
         );
         assert_eq!(
@@ -244,6 +290,23 @@ mod tests {
         ] {
             assert_eq!(parse_head(bad), Err(HeadError::Malformed), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn query_parameters() {
+        let req = parse_head(
+            b"GET /commands/log_level?x&level=info%2Crzk_server%3Ddebug&level=warn#f HTTP/1.1\r\n\r\n",
+        )
+        .expect("request");
+        assert_eq!(req.path, "/commands/log_level");
+        assert_eq!(
+            req.query_param("level").as_deref(),
+            Some("info,rzk_server=debug")
+        );
+        assert_eq!(req.query_param("x").as_deref(), Some(""));
+        assert_eq!(req.query_param("y"), None);
+        assert_eq!(percent_decode("a+b%2"), "a b%2");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
     }
 
     #[test]

@@ -24,6 +24,10 @@
 //! - [`read_only`]: read-only mode's handshake, request filter and local
 //!   sessions (the decision to enter it is in [`role`]).
 //! - [`container`]: the container/TTL checker task.
+//! - [`tls`]: `secureClientPort`: ZooKeeper's `ssl.*` keys, PEM stores,
+//!   rustls, the handshake.
+//! - [`transport`]: a client stream (TCP or TLS) split into the halves the
+//!   connection code works on.
 //! - [`conn_table`]: open connections by id, session and address.
 //! - [`outbound`]: a connection's one bounded outbound queue and its writer.
 //! - [`control`]: closing a connection from outside, with a reason.
@@ -34,6 +38,8 @@
 //! - [`admin`]: the admin HTTP server (`/commands/<name>`, `/ready`);
 //!   [`admin_commands`] builds each command's JSON, [`http`] is the small
 //!   HTTP/1.1 server under it and `/metrics`.
+//! - [`logging`]: the server's own log output: text or JSON lines, the
+//!   level from zoo.cfg, and changing it at runtime (`/commands/log_level`).
 //! - [`metrics`]: Prometheus' `/metrics` (`metricsProvider.*`), gauges read
 //!   at scrape time.
 //! - [`auth`]: identities, digest and ip providers, the READ check for events.
@@ -56,6 +62,7 @@ pub mod handshake;
 pub mod http;
 pub mod limits;
 pub mod log;
+pub mod logging;
 pub mod metrics;
 pub mod ops;
 pub mod outbound;
@@ -70,6 +77,8 @@ pub mod server;
 pub mod session;
 pub mod shared;
 pub mod stats;
+pub mod tls;
+pub mod transport;
 pub mod watch;
 
 pub use config::{ConfigError, ServerConfig};

@@ -21,6 +21,11 @@ pub const WATCHES_PER_CONNECTION_MAX: usize = 1_000_000;
 /// `zookeeper.nio.sessionlessCnxnTimeout` default).
 pub const SESSIONLESS_CONNECTION_TIMEOUT_MS: u64 = 10_000;
 
+/// Time a client on the secure client port has to finish the TLS handshake
+/// (Netty's default handshake timeout, which ZooKeeper's secure port uses).
+/// The connection counts against `maxClientCnxns` meanwhile.
+pub const TLS_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+
 /// Time a closing connection gets to flush replies already queued.
 pub const CLOSE_FLUSH_TIMEOUT_MS: u64 = 1_000;
 

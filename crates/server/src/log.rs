@@ -182,6 +182,12 @@ pub(crate) fn settle_sessions(shared: &Shared, events: SessionEvents) {
             sessions.remove(*session_id);
         }
     }
+    if !ended.is_empty() {
+        let mut conns = shared.conns();
+        for (session_id, _) in &ended {
+            conns.forget_session(*session_id);
+        }
+    }
     for (session_id, expired) in ended {
         if expired {
             shared

@@ -10,10 +10,10 @@
 use crate::control::{CloseReason, ConnControl};
 use crate::limits::WRITE_BATCH_BYTES_MAX;
 use crate::stats::{ConnStats, ServerStats};
+use crate::transport::WriteHalf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, Notify};
 
 /// One encoded frame (length prefix included).
@@ -90,7 +90,7 @@ pub struct WriterContext {
 /// down, flushing what was queued) or the socket fails.
 pub async fn run_writer(
     mut rx: mpsc::Receiver<OutFrame>,
-    mut socket: OwnedWriteHalf,
+    mut socket: WriteHalf,
     ctx: WriterContext,
 ) {
     let mut batch: Vec<u8> = Vec::with_capacity(WRITE_BATCH_BYTES_MAX);
@@ -107,7 +107,13 @@ pub async fn run_writer(
                 next = rx.try_recv().ok();
             }
         }
-        if let Err(e) = socket.write_all(&batch).await {
+        // `flush` hands a TLS stream's buffered records to the socket (a
+        // no-op on TCP).
+        let written = match socket.write_all(&batch).await {
+            Ok(()) => socket.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             ctx.control.close(CloseReason::Io(e.to_string()));
             return;
         }

@@ -136,6 +136,8 @@ fn outstanding(conns: &[(ConnId, ConnEntry)]) -> usize {
 #[derive(Debug, Clone)]
 pub struct ConnectionInfo {
     pub peer: SocketAddr,
+    /// Came in on `secureClientPort`.
+    pub secure: bool,
     /// ZooKeeper shows the asking connection with interest ops 0 (its
     /// selection key is cancelled while it answers), every other with 1.
     pub interest_ops: u8,
@@ -177,6 +179,7 @@ pub fn connection_info(entry: &ConnEntry, is_self: bool) -> ConnectionInfo {
     });
     ConnectionInfo {
         peer: entry.peer,
+        secure: entry.port == crate::transport::Port::Secure,
         interest_ops: if is_self { 0 } else { 1 },
         outstanding: s.outstanding.load(Relaxed),
         packets_received: s.packets_received.load(Relaxed),
@@ -198,6 +201,8 @@ pub fn connections(conns: &[(ConnId, ConnEntry)], asking: Option<ConnId>) -> Vec
 #[derive(Debug, Clone)]
 pub struct Conf {
     pub client_port: u16,
+    /// -1 without `secureClientPort`, as ZooKeeper prints it.
+    pub secure_client_port: i32,
     pub data_dir: String,
     pub data_dir_size: u64,
     pub data_log_dir: String,
@@ -213,6 +218,7 @@ pub struct Conf {
 pub fn conf(config: &ServerConfig) -> Conf {
     Conf {
         client_port: config.client_port,
+        secure_client_port: config.secure_client_port.map_or(-1, i32::from),
         data_dir: absolute(&config.data_dir),
         data_dir_size: dir_size(&config.data_dir),
         data_log_dir: absolute(&config.data_log_dir),

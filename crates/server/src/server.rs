@@ -13,6 +13,7 @@ use crate::log;
 use crate::session::{first_session_id, SessionTracker};
 use crate::shared::Shared;
 use crate::stats::ConnStats;
+use crate::transport::Port;
 use rzk_state::DataTree;
 use std::future::Future;
 use std::io;
@@ -21,11 +22,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 /// A bound, not yet running server.
 pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
+    /// `secureClientPort`'s listener and TLS configuration, if set.
+    secure: Option<(TcpListener, TlsAcceptor)>,
     built: crate::replicated::Built,
     /// The admin server's listener (`admin.enableServer`), if it is on and
     /// its port could be bound.
@@ -35,13 +39,29 @@ pub struct Server {
 }
 
 impl Server {
-    /// Creates the data directories and binds the client port (port 0 picks a
-    /// free one; `conf` then reports the real port).
+    /// Creates the data directories and binds the client port and, when
+    /// set, the secure client port (port 0 picks a free one; `conf` then
+    /// reports the real port). TLS settings are checked here, so a bad key
+    /// store stops the start.
     pub async fn bind(mut config: ServerConfig) -> io::Result<Server> {
         std::fs::create_dir_all(&config.data_dir)?;
         std::fs::create_dir_all(&config.data_log_dir)?;
+        if config.ssl_quorum {
+            tracing::warn!("sslQuorum=true is not honoured: rzk's peer port has no TLS");
+        }
+        let acceptor = crate::tls::acceptor(&config)?;
         let listener = TcpListener::bind(config.client_address()).await?;
         config.client_port = listener.local_addr()?.port();
+        let secure = match (config.secure_client_address(), acceptor) {
+            (Some(address), Some(acceptor)) => {
+                let listener = TcpListener::bind(address).await.map_err(|e| {
+                    io::Error::new(e.kind(), format!("secureClientPort {address}: {e}"))
+                })?;
+                config.secure_client_port = Some(listener.local_addr()?.port());
+                Some((listener, acceptor))
+            }
+            _ => None,
+        };
         let clock = Clock::new();
         let hooks = Arc::new(crate::replicated::ServerHooks::default());
         let started = std::time::Instant::now();
@@ -82,6 +102,7 @@ impl Server {
         Ok(Server {
             shared,
             listener,
+            secure,
             built,
             admin,
             metrics,
@@ -102,6 +123,11 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// Where the TLS client listener is, if `secureClientPort` is set.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -112,6 +138,7 @@ impl Server {
         let Server {
             shared,
             listener,
+            secure,
             built,
             admin,
             metrics,
@@ -149,6 +176,10 @@ impl Server {
             listener.local_addr()?,
             crate::fourlw::VERSION
         );
+        if let Some((secure, _)) = &secure {
+            tracing::info!("rzk serving TLS clients on {}", secure.local_addr()?);
+        }
+
         let mut connections = JoinSet::new();
         let mut failure = None;
         tokio::pin!(shutdown);
@@ -167,9 +198,19 @@ impl Server {
                 }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => accept(&shared, &mut connections, stream, peer),
+                    Ok((stream, peer)) => accept(&shared, &mut connections, stream, peer, None),
                     Err(e) => {
                         tracing::warn!("Error accepting new connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_BACKOFF_MS)).await;
+                    }
+                },
+                // `accept` is cancel safe: a fresh future each turn loses nothing.
+                accepted = accept_secure(secure.as_ref()) => match accepted {
+                    Ok((stream, peer, acceptor)) => {
+                        accept(&shared, &mut connections, stream, peer, Some(acceptor))
+                    }
+                    Err(e) => {
+                        tracing::warn!("Error accepting new secure connection: {e}");
                         tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_BACKOFF_MS)).await;
                     }
                 },
@@ -180,6 +221,7 @@ impl Server {
             shared.conns().len()
         );
         drop(listener);
+        drop(secure);
         shared.conns().close_all(&CloseReason::Shutdown);
         let drain = async { while connections.join_next().await.is_some() {} };
         let grace = Duration::from_millis(2 * CLOSE_FLUSH_TIMEOUT_MS);
@@ -251,28 +293,61 @@ async fn bind_metrics(config: &ServerConfig) -> io::Result<Option<TcpListener>> 
     Ok(Some(listener))
 }
 
-/// Registers and spawns one accepted connection, or refuses it.
-fn accept(shared: &Arc<Shared>, tasks: &mut JoinSet<()>, stream: TcpStream, peer: SocketAddr) {
-    let control = Arc::new(ConnControl::new());
-    let stats = Arc::new(ConnStats::new(shared.clock.now_ms()));
-    let limit = shared.config.max_client_cnxns_per_ip;
-    let opened = shared
-        .conns()
-        .open(peer, limit, control.clone(), stats.clone());
-    match opened {
-        Ok(conn_id) => {
-            let entry = ConnEntry {
-                peer,
-                control,
-                stats,
-            };
-            tasks.spawn(crate::connection::serve(
-                shared.clone(),
-                stream,
-                conn_id,
-                entry,
-            ));
+/// The next connection on the secure client port; never, without one.
+async fn accept_secure(
+    secure: Option<&(TcpListener, TlsAcceptor)>,
+) -> io::Result<(TcpStream, SocketAddr, TlsAcceptor)> {
+    match secure {
+        Some((listener, acceptor)) => {
+            let (stream, peer) = listener.accept().await?;
+            Ok((stream, peer, acceptor.clone()))
         }
+        None => std::future::pending().await,
+    }
+}
+
+/// Registers and spawns one accepted connection, or refuses it. A
+/// connection on the secure port (`tls` is its acceptor) is counted from
+/// here, before its TLS handshake.
+fn accept(
+    shared: &Arc<Shared>,
+    tasks: &mut JoinSet<()>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+) {
+    let entry = ConnEntry {
+        peer,
+        port: if tls.is_some() {
+            Port::Secure
+        } else {
+            Port::Plain
+        },
+        control: Arc::new(ConnControl::new()),
+        stats: Arc::new(ConnStats::new(shared.clock.now_ms())),
+    };
+    let limit = shared.config.max_client_cnxns_per_ip;
+    let opened = shared.conns().open(entry.clone(), limit);
+    match opened {
+        Ok(conn_id) => match tls {
+            None => {
+                tasks.spawn(crate::connection::serve(
+                    shared.clone(),
+                    stream,
+                    conn_id,
+                    entry,
+                ));
+            }
+            Some(acceptor) => {
+                tasks.spawn(crate::tls::serve(
+                    shared.clone(),
+                    acceptor,
+                    stream,
+                    conn_id,
+                    entry,
+                ));
+            }
+        },
         Err(refused) => {
             // Dropping the stream closes it, as ZooKeeper's fastCloseSock.
             tracing::warn!(

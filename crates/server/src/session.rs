@@ -262,9 +262,10 @@ pub async fn run_expiry(shared: Arc<Shared>) {
         let now_ms = shared.clock.now_ms();
         let expired = shared.sessions().take_expired(now_ms);
         for (session_id, timeout_ms) in expired {
-            let client = match shared.conns().peer_of_session(session_id) {
-                Some(peer) => peer.to_string(),
-                None => "(disconnected)".to_string(),
+            let client = match shared.conns().client_of_session(session_id) {
+                Some((peer, true)) => peer.to_string(),
+                Some((peer, false)) => format!("{peer} (disconnected)"),
+                None => "not connected to this server".to_string(),
             };
             tracing::info!(
                 "Expiring session 0x{session_id:x}, timeout of {timeout_ms}ms exceeded, client {client}"

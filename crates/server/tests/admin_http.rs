@@ -206,6 +206,18 @@ async fn listing_ready_unknown_and_bad_requests() {
         assert_eq!(unknown["error"], "Unknown command: nosuch");
         assert_eq!(command(admin, "SRVR")["error"], "Unknown command: SRVR");
         assert_eq!(command(admin, "ruok?x=1")["command"], "ruok");
+        // rzk's own log_level: embedded, there is no rzk subscriber to change.
+        for target in ["log_level", "log_level?level=debug"] {
+            let answer = command(admin, target);
+            assert_eq!(answer["command"], "log_level", "{answer}");
+            assert_eq!(answer["level"], Value::Null, "{answer}");
+            assert!(
+                answer["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("not installed")),
+                "{answer}"
+            );
+        }
 
         assert_eq!(get(admin, "/").status, 404);
         assert_eq!(get(admin, "/commandsx").status, 404);

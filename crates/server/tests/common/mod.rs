@@ -28,6 +28,8 @@ pub struct TestServer {
     pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// The data directory, removed on drop.
+    dir: std::path::PathBuf,
 }
 
 impl TestServer {
@@ -46,6 +48,7 @@ impl Drop for TestServer {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -58,11 +61,14 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
         std::process::id(),
         NEXT_DIR.fetch_add(1, Ordering::Relaxed)
     ));
+    // A directory left by an earlier process with the same pid would be
+    // restored as this server's tree.
+    let _ = std::fs::remove_dir_all(&dir);
     let mut config = ServerConfig {
         client_port: 0,
         client_port_address: Some("127.0.0.1".parse().expect("ip")),
         data_dir: dir.clone(),
-        data_log_dir: dir,
+        data_log_dir: dir.clone(),
         four_letter_words: rzk_server::config::FOUR_LETTER_WORDS
             .iter()
             .map(|s| s.to_string())
@@ -100,6 +106,7 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
         metrics_addr,
         stop: Some(stop),
         task: Some(task),
+        dir,
     }
 }
 
