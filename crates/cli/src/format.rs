@@ -3,6 +3,7 @@
 //! permission strings, watch events and the error messages of
 //! `CliWrapperException`.
 
+use rzk_proto::java_date::java_date;
 use rzk_proto::{Acl, ErrorCode, EventType, KeeperState, Perms, Stat};
 
 /// Java's `Long.toHexString`: lowercase, no padding, two's complement for
@@ -29,46 +30,6 @@ pub fn stat(s: &Stat) -> String {
         s.data_length,
         s.num_children,
     )
-}
-
-const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// Java's `new Date(ms).toString()` (`EEE MMM dd HH:mm:ss zzz yyyy`) for a
-/// JVM whose zone is UTC: `Thu Jan 01 00:00:00 UTC 1970`. rzk cli always
-/// prints UTC, so its output is the same on every machine.
-pub fn java_date(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let of_day = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-        day,
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60,
-        year
-    )
-}
-
-/// Days since 1970-01-01 to (year, month 1..=12, day 1..=31) in the
-/// proleptic Gregorian calendar (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// `ZKUtil.getPermString`: the letters of the granted permissions in the
@@ -253,17 +214,6 @@ pub fn error_message(code: ErrorCode, path: &str) -> String {
 mod tests {
     use super::*;
     use rzk_proto::Id;
-
-    #[test]
-    fn dates_match_java_in_utc() {
-        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
-        // 2024-02-29T13:05:09.123Z, a Thursday in a leap year.
-        assert_eq!(java_date(1_709_211_909_123), "Thu Feb 29 13:05:09 UTC 2024");
-        // 2001-09-09T01:46:40Z, a Sunday.
-        assert_eq!(java_date(1_000_000_000_000), "Sun Sep 09 01:46:40 UTC 2001");
-        // Before the epoch: 1969-12-31T23:59:59Z, a Wednesday.
-        assert_eq!(java_date(-1000), "Wed Dec 31 23:59:59 UTC 1969");
-    }
 
     #[test]
     fn stat_lines_as_statprinter() {

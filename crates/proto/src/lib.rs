@@ -15,9 +15,11 @@
 //! - [`records`]: every request and response record of the client protocol.
 //! - [`request`]: a decoded client request (header + typed body).
 //! - [`response`]: a reply body, encodable after a `ReplyHeader`.
+//! - [`java_date`]: wall times printed the way ZooKeeper's Java prints them.
 
 pub mod codes;
 pub mod frame;
+pub mod java_date;
 pub mod jute;
 pub mod records;
 pub mod request;

@@ -8,7 +8,6 @@
 //! order, rzk prints sorted order, and `envi` describes this process instead
 //! of a JVM.
 
-use crate::clock::java_date;
 use crate::framing::FrameReader;
 use crate::limits::FOUR_LETTER_OUTPUT_BYTES_MAX;
 use crate::report::{self, ConnectionInfo};
@@ -16,6 +15,7 @@ use crate::shared::Shared;
 use crate::stats::java_double;
 use crate::transport::WriteHalf;
 use crate::watch::ConnId;
+use rzk_proto::java_date::java_date;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
