@@ -2,12 +2,16 @@
 //! share (the snapshot directory, read access to the log, the newest snapshot
 //! cached in memory) and openraft's `RaftSnapshotBuilder`.
 //!
-//! A snapshot is built without the server's tree: [`SnapshotBuilder`] holds
-//! only the target (last applied log id and membership when openraft asked),
-//! and on a blocking thread replays the log onto the newest snapshot at or
-//! before the target ([`crate::replay`]), saves the result durably, purges old
-//! files if configured, and makes it the current snapshot. Applying goes on
-//! meanwhile, untouched.
+//! A snapshot of a big tree is built without the server's tree:
+//! [`SnapshotBuilder`] holds only the target (last applied log id and
+//! membership when openraft asked), and on a blocking thread replays the log
+//! onto the newest snapshot at or before the target ([`crate::replay`]),
+//! saves the result durably, purges old files if configured, and makes it
+//! the current snapshot. Applying goes on meanwhile, untouched. A small tree
+//! (at most `LIVE_SNAPSHOT_BYTES_MAX` encoded) is encoded by the server
+//! between two applies instead, and the builder only writes those bytes:
+//! replaying snapCount entries costs as much as applying them did, far more
+//! than encoding a small tree.
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -188,16 +192,36 @@ impl Snapshots {
         Ok(())
     }
 
-    /// Builds and saves the snapshot at `target`, streaming it from the
-    /// replaying tree into its file; returns the metadata of the snapshot
-    /// now current. Blocking.
-    fn build(&self, target: &SnapshotMetaOf<TypeConfig>) -> io::Result<SnapshotMetaOf<TypeConfig>> {
+    /// Whether the current snapshot is at or past `target` (nothing new
+    /// since it, or a newer one was installed).
+    pub(crate) fn covers(&self, target: &SnapshotMetaOf<TypeConfig>) -> bool {
+        self.lock()
+            .as_ref()
+            .is_some_and(|c| c.meta.last_log_id >= target.last_log_id)
+    }
+
+    /// Builds and saves the snapshot at `target`: `encoded` when the state
+    /// machine encoded the live state at `target` (a small tree), else
+    /// streamed from the tree replaying the log into its file. Returns the
+    /// metadata of the snapshot now current. Blocking.
+    fn build(
+        &self,
+        target: &SnapshotMetaOf<TypeConfig>,
+        encoded: Option<Vec<u8>>,
+    ) -> io::Result<SnapshotMetaOf<TypeConfig>> {
         if let Some(meta) = self.current_meta() {
             // Nothing new since the current one, or a newer one was installed
             // meanwhile: openraft keeps whichever is newer.
             if meta.last_log_id >= target.last_log_id {
                 return Ok(meta);
             }
+        }
+        if let (Some(_), Some(bytes)) = (target.last_log_id, encoded) {
+            let path = self.store.save(target, &bytes)?;
+            tracing::info!(file = %path.display(), bytes = bytes.len(), "snapshot saved");
+            self.purge();
+            self.offer(target.clone(), None);
+            return Ok(self.current_meta().unwrap_or_else(|| target.clone()));
         }
         if target.last_log_id.is_none() {
             // The empty state: nothing to replay or store.
@@ -235,15 +259,25 @@ impl Snapshots {
 }
 
 /// openraft's snapshot builder: the target, captured on the state machine's
-/// task between two apply batches, and what it needs to build beside raft.
+/// task between two apply batches, the state at it when it was small enough
+/// to encode there, and what it needs to build beside raft.
 pub struct SnapshotBuilder {
     target: SnapshotMetaOf<TypeConfig>,
     snapshots: Arc<Snapshots>,
+    encoded: Option<Vec<u8>>,
 }
 
 impl SnapshotBuilder {
-    pub fn new(target: SnapshotMetaOf<TypeConfig>, snapshots: Arc<Snapshots>) -> Self {
-        SnapshotBuilder { target, snapshots }
+    pub fn new(
+        target: SnapshotMetaOf<TypeConfig>,
+        snapshots: Arc<Snapshots>,
+        encoded: Option<Vec<u8>>,
+    ) -> Self {
+        SnapshotBuilder {
+            target,
+            snapshots,
+            encoded,
+        }
     }
 }
 
@@ -253,8 +287,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, SnapshotData>, io::Error> {
         let target = self.target.clone();
         let snapshots = self.snapshots.clone();
+        let encoded = self.encoded.take();
         // Replay and encoding are CPU work, saving is blocking I/O.
-        let meta = tokio::task::spawn_blocking(move || snapshots.build(&target))
+        let meta = tokio::task::spawn_blocking(move || snapshots.build(&target, encoded))
             .await
             .map_err(io::Error::other)??;
         // The state stays in its file: openraft keeps only the metadata.

@@ -171,6 +171,41 @@ async fn a_replayed_snapshot_is_byte_identical_to_the_live_tree() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_of_the_encoded_live_tree_and_replayed_ones_chain() {
+    // Half the builds take the live tree's encoding (a small tree), half
+    // replay the log, each onto whichever file came before it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = MemLogStore::new();
+    let tree = TreeState::alternately_encoding();
+    let replica = start(dir.path(), 100, &log, &tree, None).await;
+    propose(&replica, create_session()).await;
+    for round in 0..6 {
+        write_varied(&replica, round * 200, 200).await;
+        snapshot_now(&replica, &tree).await;
+    }
+    assert!(tree.encodings() >= 6, "builds asked: {}", tree.encodings());
+    let store = SnapshotStore::open(dir.path()).expect("open");
+    let indexes = store.indexes().expect("indexes");
+    assert!(indexes.len() >= 6, "snapshots taken: {indexes:?}");
+    let history = tree.history();
+    for index in indexes {
+        let stored = store.load(index).expect("intact");
+        let upto: Vec<_> = history
+            .iter()
+            .filter(|e| e.zxid <= index as i64)
+            .cloned()
+            .collect();
+        assert!(
+            stored.bytes[..] == replay_bytes(&upto)[..],
+            "snapshot at {index} is the state at {index}"
+        );
+    }
+    let newest = store.load_newest().expect("load").expect("a snapshot");
+    assert!(newest.bytes[..] == tree.snapshot_bytes()[..]);
+    replica.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_replica_restores_replays_the_log_and_continues() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = MemLogStore::new();

@@ -68,6 +68,41 @@ impl ApplyHook for ServerHooks {
         settle_sessions(&shared, sessions);
         out
     }
+
+    fn encode_if_small(&self, max_bytes: usize) -> Option<Vec<u8>> {
+        let shared = self.shared()?;
+        let core = shared.core();
+        let estimate = encoded_size_estimate(&core.tree);
+        if estimate > max_bytes as u64 {
+            return None;
+        }
+        let started = std::time::Instant::now();
+        let mut bytes = Vec::with_capacity(estimate as usize);
+        match core.tree.write_snapshot(&mut bytes) {
+            Ok(_) => {
+                tracing::debug!(
+                    "Encoded the tree for a snapshot: {} bytes in {:?}",
+                    bytes.len(),
+                    started.elapsed()
+                );
+                Some(bytes)
+            }
+            Err(e) => {
+                // Writing to a Vec does not fail; replay instead if it did.
+                tracing::warn!("encoding the tree for a snapshot: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// Roughly what `write_snapshot` writes for `tree`: paths and data
+/// (ZooKeeper's approximate data size) plus each node's stat, ACL
+/// reference and framing, and the sessions.
+fn encoded_size_estimate(tree: &rzk_state::DataTree) -> u64 {
+    const PER_NODE_BYTES: u64 = 96;
+    tree.approximate_data_size()
+        .saturating_add((tree.node_count() as u64).saturating_mul(PER_NODE_BYTES))
 }
 
 impl SnapshotSource for ServerHooks {

@@ -28,6 +28,10 @@ struct Inner {
 #[derive(Debug)]
 pub struct TreeState {
     inner: Mutex<Inner>,
+    /// When set, [`ApplyHook::encode_if_small`] answers every other call
+    /// (the first, third, ...) with the tree's bytes and counts it here, so
+    /// snapshots are built both ways in turn; otherwise it never does.
+    alternate_encoding: Option<std::sync::atomic::AtomicU64>,
 }
 
 impl TreeState {
@@ -48,7 +52,27 @@ impl TreeState {
                 tree,
                 history: Vec::new(),
             }),
+            alternate_encoding: None,
         })
+    }
+
+    /// A fresh tree that hands its encoding to every other snapshot build
+    /// (see [`TreeState::encodings`]).
+    pub fn alternately_encoding() -> Arc<Self> {
+        Arc::new(TreeState {
+            inner: Mutex::new(Inner {
+                tree: DataTree::new(StateConfig::default()),
+                history: Vec::new(),
+            }),
+            alternate_encoding: Some(std::sync::atomic::AtomicU64::new(0)),
+        })
+    }
+
+    /// How often `encode_if_small` was asked (0 unless alternating).
+    pub fn encodings(&self) -> u64 {
+        self.alternate_encoding
+            .as_ref()
+            .map_or(0, |n| n.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {
@@ -131,6 +155,15 @@ impl ApplyHook for TreeState {
             inner.history.push(entry.clone());
         }
         out
+    }
+
+    fn encode_if_small(&self, max_bytes: usize) -> Option<Vec<u8>> {
+        let asked = self
+            .alternate_encoding
+            .as_ref()?
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let bytes = self.snapshot_bytes();
+        (asked % 2 == 0 && bytes.len() <= max_bytes).then_some(bytes)
     }
 }
 
