@@ -24,7 +24,7 @@ use rzk_replica::{
     MemLogStore, ProposeError, Replica, SnapshotData, SnapshotStore, StartError, StoredSnapshot,
     Timing,
 };
-use rzk_state::{Applied, Txn};
+use rzk_state::{Applied, Entry, Txn};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -105,6 +105,23 @@ async fn snapshot_now(replica: &Replica, tree: &TreeState) -> u64 {
     }
 }
 
+/// Every snapshot file in `indexes` holds exactly the state after the
+/// entries of `history` up to its index.
+fn each_is_the_state_at_its_index(store: &SnapshotStore, indexes: Vec<u64>, history: &[Entry]) {
+    for index in indexes {
+        let stored = store.load(index).expect("intact");
+        let upto: Vec<_> = history
+            .iter()
+            .filter(|e| e.zxid <= index as i64)
+            .cloned()
+            .collect();
+        assert!(
+            stored.bytes[..] == replay_bytes(&upto)[..],
+            "snapshot at {index} is the state at {index}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_snapshot_is_byte_identical_to_the_live_tree() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -151,19 +168,7 @@ async fn a_replayed_snapshot_is_byte_identical_to_the_live_tree() {
     // the state at its index.
     let indexes = store.indexes().expect("indexes");
     assert!(indexes.len() >= 8, "snapshots taken: {indexes:?}");
-    let history = tree.history();
-    for index in indexes {
-        let stored = store.load(index).expect("intact");
-        let upto: Vec<_> = history
-            .iter()
-            .filter(|e| e.zxid <= index as i64)
-            .cloned()
-            .collect();
-        assert!(
-            stored.bytes[..] == replay_bytes(&upto)[..],
-            "snapshot at {index} is the state at {index}"
-        );
-    }
+    each_is_the_state_at_its_index(&store, indexes, &tree.history());
     // And raft compacted its log behind them.
     let purged = replica.raft().metrics().borrow_watched().purged;
     assert!(purged.is_some_and(|p| p.index > 1000), "purged: {purged:?}");
@@ -187,19 +192,7 @@ async fn snapshots_of_the_encoded_live_tree_and_replayed_ones_chain() {
     let store = SnapshotStore::open(dir.path()).expect("open");
     let indexes = store.indexes().expect("indexes");
     assert!(indexes.len() >= 6, "snapshots taken: {indexes:?}");
-    let history = tree.history();
-    for index in indexes {
-        let stored = store.load(index).expect("intact");
-        let upto: Vec<_> = history
-            .iter()
-            .filter(|e| e.zxid <= index as i64)
-            .cloned()
-            .collect();
-        assert!(
-            stored.bytes[..] == replay_bytes(&upto)[..],
-            "snapshot at {index} is the state at {index}"
-        );
-    }
+    each_is_the_state_at_its_index(&store, indexes, &tree.history());
     let newest = store.load_newest().expect("load").expect("a snapshot");
     assert!(newest.bytes[..] == tree.snapshot_bytes()[..]);
     replica.shutdown().await;

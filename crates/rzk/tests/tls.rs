@@ -190,6 +190,20 @@ fn persistent() -> zk::CreateOptions<'static> {
 
 /// Sends raw bytes and reads whatever comes back until the server closes
 /// (or 5 s pass).
+/// Creates `path` with `data` through `writer` and reads it back through
+/// `reader` (the same or another session).
+async fn write_then_read(writer: &zk::Client, reader: &zk::Client, path: &str, data: &[u8]) {
+    writer
+        .create(path, data, &persistent())
+        .await
+        .unwrap_or_else(|e| panic!("create {path}: {e}"));
+    let (read, _) = reader
+        .get_data(path)
+        .await
+        .unwrap_or_else(|e| panic!("get {path}: {e}"));
+    assert_eq!(read, data, "{path}");
+}
+
 fn raw_exchange(port: u16, bytes: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5)))
@@ -239,18 +253,8 @@ fn tls_and_plain_clients_share_one_server() {
                 .expect("plain client connects to clientPort");
 
             // Writes and reads cross the two ports.
-            secure
-                .create("/tls", b"over tls", &persistent())
-                .await
-                .expect("create over TLS");
-            let (data, _) = plain.get_data("/tls").await.expect("plain get");
-            assert_eq!(data, b"over tls");
-            plain
-                .create("/plain", b"in clear", &persistent())
-                .await
-                .expect("plain create");
-            let (data, _) = secure.get_data("/plain").await.expect("TLS get");
-            assert_eq!(data, b"in clear");
+            write_then_read(&secure, &plain, "/tls", b"over tls").await;
+            write_then_read(&plain, &secure, "/plain", b"in clear").await;
 
             // A watch set over TLS fires for a change made over plain TCP.
             let (_, _, watcher) = secure
@@ -339,12 +343,7 @@ fn client_auth_need_requires_a_certificate_from_the_trust_store() {
             let client = secure_connect(secure_port, tls_options(&pki, identity))
                 .await
                 .expect("a certificate signed by the trust store's CA is accepted");
-            client
-                .create("/authenticated", b"yes", &persistent())
-                .await
-                .expect("create");
-            let (data, _) = client.get_data("/authenticated").await.expect("get");
-            assert_eq!(data, b"yes");
+            write_then_read(&client, &client, "/authenticated", b"yes").await;
             drop(client);
             // The plain port is unaffected by clientAuth.
             let plain = plain_connect(server.port()).await.expect("plain");
