@@ -89,10 +89,14 @@ impl Pending {
     }
 
     async fn register_as(&self, forwarded: bool) -> (Origin, oneshot::Receiver<Applied>) {
-        // The semaphore is never closed, so acquiring only waits.
-        let permit = match self.slots.clone().acquire_owned().await {
+        // The semaphore is never closed, so acquiring only waits; a free
+        // slot (the usual case) is taken without building a future.
+        let permit = match self.slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
-            Err(_) => unreachable!("the pending semaphore is never closed"),
+            Err(_) => match self.slots.clone().acquire_owned().await {
+                Ok(permit) => permit,
+                Err(_) => unreachable!("the pending semaphore is never closed"),
+            },
         };
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let (done, rx) = oneshot::channel();

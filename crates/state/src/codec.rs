@@ -40,6 +40,10 @@
 
 use std::fmt;
 
+/// The starting capacity of an encoding buffer: a setData or create with a
+/// 100-byte value and a short path fits.
+const TXN_BYTES_TYPICAL: usize = 192;
+
 use rzk_proto::jute::{self, DecodeError, Reader};
 use rzk_proto::records::{
     CheckVersionRequest, CreateTtlRequest, DeleteRequest, ReconfigRequest, SetAclRequest,
@@ -123,7 +127,7 @@ impl Entry {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(TXN_BYTES_TYPICAL);
         self.encode(&mut out);
         out
     }
@@ -149,7 +153,9 @@ impl Txn {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        // Room for a typical write (path, a small value, ACL) without
+        // regrowing from empty on every proposal.
+        let mut out = Vec::with_capacity(TXN_BYTES_TYPICAL);
         self.encode(&mut out);
         out
     }

@@ -170,6 +170,21 @@ impl NodeMap {
         Some((slot, removed.node))
     }
 
+    /// The slot holding `path`'s node, for callers that look it up once
+    /// and then read and change it ([`NodeMap::at`], [`NodeMap::node_at_mut`]).
+    pub(crate) fn slot_of(&self, path: &str) -> Option<u32> {
+        self.find(path)
+    }
+
+    /// The node in `slot`, if it holds one, to change in place.
+    pub(crate) fn node_at_mut(&mut self, slot: u32) -> Option<&mut Node> {
+        let slot = slot as usize;
+        self.chunks
+            .get_mut(slot / CHUNK_SLOTS)
+            .and_then(|chunk| chunk[slot % CHUNK_SLOTS].as_mut())
+            .map(|s| &mut s.node)
+    }
+
     /// The path and node in `slot`, if it holds one.
     pub(crate) fn at(&self, slot: u32) -> Option<(&str, &Node)> {
         self.slot(slot).map(|s| (&*s.path, &s.node))

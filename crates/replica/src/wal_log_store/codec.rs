@@ -22,7 +22,11 @@ pub const FORMAT_VERSION: u8 = 2;
 pub type CodecError = String;
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    postcard::to_extend(value, vec![FORMAT_VERSION]).map_err(|e| format!("postcard encode: {e}"))
+    // Room for a typical entry (a write with a small value, its origin and
+    // log id), so the buffer does not regrow from one byte per entry.
+    let mut out = Vec::with_capacity(256);
+    out.push(FORMAT_VERSION);
+    postcard::to_extend(value, out).map_err(|e| format!("postcard encode: {e}"))
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {

@@ -190,8 +190,25 @@ impl DataTree {
         zxid: i64,
         time_ms: i64,
     ) -> Stat {
+        match self.nodes.slot_of(path) {
+            Some(slot) => self.set_node_data_at(slot, path, data, version, zxid, time_ms),
+            None => Stat::default(),
+        }
+    }
+
+    /// [`DataTree::set_node_data`] for the node in `slot`, which holds
+    /// `path` (setData has just looked it up: one hash lookup, not two).
+    pub(crate) fn set_node_data_at(
+        &mut self,
+        slot: u32,
+        path: &str,
+        data: Vec<u8>,
+        version: i32,
+        zxid: i64,
+        time_ms: i64,
+    ) -> Stat {
         let extended = self.extended();
-        let Some(node) = self.nodes.get_mut(path) else {
+        let Some(node) = self.nodes.node_at_mut(slot) else {
             return Stat::default();
         };
         let old_data = std::mem::replace(&mut node.data, data.into_boxed_slice());
