@@ -192,12 +192,16 @@ impl Snapshots {
         Ok(())
     }
 
-    /// Whether the current snapshot is at or past `target` (nothing new
-    /// since it, or a newer one was installed).
-    pub(crate) fn covers(&self, target: &SnapshotMetaOf<TypeConfig>) -> bool {
+    /// The current snapshot's metadata if it is at or past `target`
+    /// (nothing new since it, or a newer one was installed).
+    pub(crate) fn covering(
+        &self,
+        target: &SnapshotMetaOf<TypeConfig>,
+    ) -> Option<SnapshotMetaOf<TypeConfig>> {
         self.lock()
             .as_ref()
-            .is_some_and(|c| c.meta.last_log_id >= target.last_log_id)
+            .filter(|c| c.meta.last_log_id >= target.last_log_id)
+            .map(|c| c.meta.clone())
     }
 
     /// Builds and saves the snapshot at `target`: `encoded` when the state
@@ -209,19 +213,10 @@ impl Snapshots {
         target: &SnapshotMetaOf<TypeConfig>,
         encoded: Option<Vec<u8>>,
     ) -> io::Result<SnapshotMetaOf<TypeConfig>> {
-        if let Some(meta) = self.current_meta() {
-            // Nothing new since the current one, or a newer one was installed
-            // meanwhile: openraft keeps whichever is newer.
-            if meta.last_log_id >= target.last_log_id {
-                return Ok(meta);
-            }
-        }
-        if let (Some(_), Some(bytes)) = (target.last_log_id, encoded) {
-            let path = self.store.save(target, &bytes)?;
-            tracing::info!(file = %path.display(), bytes = bytes.len(), "snapshot saved");
-            self.purge();
-            self.offer(target.clone(), None);
-            return Ok(self.current_meta().unwrap_or_else(|| target.clone()));
+        // Nothing new since the current one, or a newer one was installed
+        // meanwhile: openraft keeps whichever is newer.
+        if let Some(meta) = self.covering(target) {
+            return Ok(meta);
         }
         if target.last_log_id.is_none() {
             // The empty state: nothing to replay or store.
@@ -230,6 +225,10 @@ impl Snapshots {
             self.offer(target.clone(), Some(bytes.into()));
             return Ok(target.clone());
         }
+        if let Some(bytes) = encoded {
+            let path = self.store.save(target, &bytes)?;
+            return Ok(self.made_current(&path, target));
+        }
         let saved = self.store.save_with(target, |out| {
             replay_snapshot(&self.store, &*self.log, target, &self.state_config, out)
         });
@@ -237,24 +236,32 @@ impl Snapshots {
         if let Some(release) = MEMORY_RELEASE.get() {
             release();
         }
-        let path = match saved {
-            Ok(path) => path,
-            Err(e) => {
-                // A snapshot from the leader installed while we replayed
-                // purges the entries we were reading; it is newer, use it.
-                if let Some(meta) = self.current_meta() {
-                    if meta.last_log_id >= target.last_log_id {
-                        tracing::info!("snapshot build overtaken by an installed snapshot: {e}");
-                        return Ok(meta);
-                    }
+        match saved {
+            Ok(path) => Ok(self.made_current(&path, target)),
+            // A snapshot from the leader installed while we replayed purges
+            // the entries we were reading; it is newer, use it.
+            Err(e) => match self.covering(target) {
+                Some(meta) => {
+                    tracing::info!("snapshot build overtaken by an installed snapshot: {e}");
+                    Ok(meta)
                 }
-                return Err(e);
-            }
-        };
+                None => Err(e),
+            },
+        }
+    }
+
+    /// After the snapshot at `target` was saved in `path`: purges old files
+    /// as configured and makes it current; returns the metadata of the
+    /// snapshot now current.
+    fn made_current(
+        &self,
+        path: &std::path::Path,
+        target: &SnapshotMetaOf<TypeConfig>,
+    ) -> SnapshotMetaOf<TypeConfig> {
         tracing::info!(file = %path.display(), "snapshot saved");
         self.purge();
         self.offer(target.clone(), None);
-        Ok(self.current_meta().unwrap_or_else(|| target.clone()))
+        self.current_meta().unwrap_or_else(|| target.clone())
     }
 }
 

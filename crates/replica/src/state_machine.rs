@@ -193,7 +193,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             last_log_id: self.last_applied,
             last_membership: self.last_membership.clone(),
         };
-        let encoded = if self.snapshots.covers(&target) {
+        let encoded = if self.snapshots.covering(&target).is_some() {
             None
         } else {
             self.hook.encode_if_small(LIVE_SNAPSHOT_BYTES_MAX)

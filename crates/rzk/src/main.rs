@@ -113,27 +113,27 @@ enum Command {
 fn main() -> ExitCode {
     disable_transparent_huge_pages();
     let cli = Cli::parse();
+    // The server reads its zoo.cfg first, which may set the log's format and
+    // level; every other command logs with the command line's settings.
+    if let Command::Server { config } = cli.command {
+        return server(config, cli.log_format, cli.log_level);
+    }
+    if let Err(e) = init_logging(cli.log_format, cli.log_level, &LogSettings::default()) {
+        eprintln!("rzk: {e}");
+        return ExitCode::FAILURE;
+    }
     match cli.command {
-        Command::Server { config } => server(config, cli.log_format, cli.log_level),
-        command => {
-            if let Err(e) = init_logging(cli.log_format, cli.log_level, &LogSettings::default()) {
-                eprintln!("rzk: {e}");
-                return ExitCode::FAILURE;
+        Command::Server { .. } => unreachable!("served and returned above"),
+        Command::Bench(args) => match rzk_bench::main(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rzk bench: {e}");
+                ExitCode::FAILURE
             }
-            match command {
-                Command::Server { .. } => unreachable!("handled above"),
-                Command::Bench(args) => match rzk_bench::main(args) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("rzk bench: {e}");
-                        ExitCode::FAILURE
-                    }
-                },
-                Command::Import(args) => report("import", migrate_cmd::import(args)),
-                Command::Export(args) => report("export", migrate_cmd::export(args)),
-                Command::Cli { args } => ExitCode::from(rzk_cli::main(&args).clamp(0, 255) as u8),
-            }
-        }
+        },
+        Command::Import(args) => report("import", migrate_cmd::import(args)),
+        Command::Export(args) => report("export", migrate_cmd::export(args)),
+        Command::Cli { args } => ExitCode::from(rzk_cli::main(&args).clamp(0, 255) as u8),
     }
 }
 

@@ -40,10 +40,6 @@
 
 use std::fmt;
 
-/// The starting capacity of an encoding buffer: a setData or create with a
-/// 100-byte value and a short path fits.
-const TXN_BYTES_TYPICAL: usize = 192;
-
 use rzk_proto::jute::{self, DecodeError, Reader};
 use rzk_proto::records::{
     CheckVersionRequest, CreateTtlRequest, DeleteRequest, ReconfigRequest, SetAclRequest,
@@ -53,6 +49,10 @@ use rzk_proto::request::{CreateOp, MultiOp};
 use rzk_proto::{Decode, Encode, ErrorCode, Id, OpCode};
 
 use crate::entry::{Entry, Txn, WriteOp};
+
+/// The starting capacity of an encoding buffer: a setData or create with a
+/// 100-byte value and a short path fits without regrowing from empty.
+const TXN_BYTES_TYPICAL: usize = 192;
 
 /// The layout [`Entry::encode`] and [`Txn::encode`] write.
 pub const FORMAT_VERSION: u8 = 1;
@@ -153,8 +153,6 @@ impl Txn {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        // Room for a typical write (path, a small value, ACL) without
-        // regrowing from empty on every proposal.
         let mut out = Vec::with_capacity(TXN_BYTES_TYPICAL);
         self.encode(&mut out);
         out

@@ -96,7 +96,10 @@ impl NodeMap {
         &mut self.chunks[slot / CHUNK_SLOTS][slot % CHUNK_SLOTS]
     }
 
-    fn find(&self, path: &str) -> Option<u32> {
+    /// The slot holding `path`'s node; callers that read and then change
+    /// one node look it up once and go on with [`NodeMap::at`] and
+    /// [`NodeMap::node_at_mut`].
+    pub(crate) fn slot_of(&self, path: &str) -> Option<u32> {
         let hash = self.hash_of(path);
         self.index
             .find(spread(hash), |e| {
@@ -114,23 +117,23 @@ impl NodeMap {
     }
 
     pub(crate) fn contains_key(&self, path: &str) -> bool {
-        self.find(path).is_some()
+        self.slot_of(path).is_some()
     }
 
     pub(crate) fn get(&self, path: &str) -> Option<&Node> {
-        let slot = self.find(path)?;
+        let slot = self.slot_of(path)?;
         self.slot(slot).map(|s| &s.node)
     }
 
     pub(crate) fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
-        let slot = self.find(path)?;
-        self.slot_mut(slot).as_mut().map(|s| &mut s.node)
+        let slot = self.slot_of(path)?;
+        self.node_at_mut(slot)
     }
 
     /// Inserts or replaces the node at `path`; returns its slot and the
     /// node it replaced. A replaced node keeps its slot.
     pub(crate) fn insert(&mut self, path: &str, node: Node) -> (u32, Option<Node>) {
-        if let Some(slot) = self.find(path) {
+        if let Some(slot) = self.slot_of(path) {
             let old = self
                 .slot_mut(slot)
                 .as_mut()
@@ -168,12 +171,6 @@ impl NodeMap {
         self.free.push(slot);
         self.len -= 1;
         Some((slot, removed.node))
-    }
-
-    /// The slot holding `path`'s node, for callers that look it up once
-    /// and then read and change it ([`NodeMap::at`], [`NodeMap::node_at_mut`]).
-    pub(crate) fn slot_of(&self, path: &str) -> Option<u32> {
-        self.find(path)
     }
 
     /// The node in `slot`, if it holds one, to change in place.
