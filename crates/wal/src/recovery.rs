@@ -97,6 +97,9 @@ pub(crate) struct RecoveredSegment {
     pub path: PathBuf,
     pub offsets: Vec<u64>,
     pub end_offset_bytes: u64,
+    /// The file's length after repair: beyond `end_offset_bytes` only zeros
+    /// written ahead of the records.
+    pub file_len_bytes: u64,
 }
 
 /// Scans and repairs the segments in `dir`. Meta files are not read here.
@@ -132,8 +135,10 @@ pub(crate) fn recover_segments(
             last_term,
             max_payload_bytes,
         )?;
+        let mut file_len_bytes = bytes.len() as u64;
         if let Some(torn) = scan.torn {
             repair_torn_tail(path, *first_index, &torn)?;
+            file_len_bytes = torn.offset_bytes.max(SEGMENT_HEADER_BYTES as u64);
             torn_tail = Some(torn);
         }
         last_term = scan.last_term;
@@ -148,6 +153,7 @@ pub(crate) fn recover_segments(
             path: path.clone(),
             offsets: scan.offsets,
             end_offset_bytes: scan.end_offset_bytes,
+            file_len_bytes,
         });
     }
     let record_count: u64 = segments.iter().map(|s| s.offsets.len() as u64).sum();
@@ -249,6 +255,17 @@ fn scan_segment(
     while at < bytes.len() {
         let record = match decode_record(bytes, at, max_payload_bytes) {
             Ok(record) => record,
+            // Zeros to the end of the file: the preallocated tail (see
+            // `Segment::preallocate`), or blocks a crash left allocated but
+            // never written. Neither held a record; the log ends here.
+            Err(_) if bytes[at..].iter().all(|b| *b == 0) => {
+                return Ok(SegmentScan {
+                    offsets,
+                    end_offset_bytes: at as u64,
+                    last_term,
+                    torn: None,
+                });
+            }
             Err(bad) => {
                 let torn = torn_or_refuse(
                     path,

@@ -32,6 +32,10 @@ use crate::segment::Segment;
 /// The name of the lock file inside the data log directory.
 const LOCK_FILE_NAME: &str = "LOCK";
 
+/// How far ahead of the records the active segment is zero-filled at a time
+/// (see [`Segment::preallocate`]); capped at the segment size.
+pub const PREALLOCATE_CHUNK_BYTES: u64 = 1024 * 1024;
+
 /// One log record. The WAL does not look inside `payload`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -170,6 +174,11 @@ impl Drop for Owner {
             // A panicked flusher has nothing left to clean up.
             let _ = flusher.join();
         }
+        // A closed log's files end at their last record. Best effort: a
+        // zero tail left behind is only padding to recovery.
+        if let Some(active) = self.shared.lock().segments.back_mut() {
+            let _ = active.cut_preallocated();
+        }
     }
 }
 
@@ -212,6 +221,7 @@ impl Wal {
                 segment.first_index,
                 segment.offsets,
                 segment.end_offset_bytes,
+                segment.file_len_bytes,
             )?);
         }
         let state = State {
@@ -540,7 +550,7 @@ fn write_batch(shared: &Shared, state: &mut State, records: &[Record]) -> Result
             }
         };
         if roll {
-            write_to_active(state, &mut buffer, &mut offsets)?;
+            write_to_active(shared, state, &mut buffer, &mut offsets)?;
             start_segment(shared, state, record.index)?;
         }
         let Some(active) = state.segments.back() else {
@@ -550,12 +560,13 @@ fn write_batch(shared: &Shared, state: &mut State, records: &[Record]) -> Result
         encode_record(&mut buffer, record.index, record.term, &record.payload);
         state.last_term = Some(record.term);
     }
-    write_to_active(state, &mut buffer, &mut offsets)?;
+    write_to_active(shared, state, &mut buffer, &mut offsets)?;
     state.stats.records_appended += records.len() as u64;
     Ok(())
 }
 
 fn write_to_active(
+    shared: &Shared,
     state: &mut State,
     buffer: &mut Vec<u8>,
     offsets: &mut Vec<u64>,
@@ -566,6 +577,11 @@ fn write_to_active(
     let Some(active) = state.segments.back_mut() else {
         unreachable!("records are only buffered once a segment exists");
     };
+    active.preallocate(
+        active.end_offset_bytes + buffer.len() as u64,
+        PREALLOCATE_CHUNK_BYTES,
+        shared.options.segment_size_bytes,
+    )?;
     active
         .file
         .write_all_at(buffer, active.end_offset_bytes)
@@ -587,7 +603,8 @@ fn write_to_active(
 /// reached the disk, everything in the old one did first, so recovery never
 /// meets unacknowledged, half-written records in a segment that is not last.
 fn start_segment(shared: &Shared, state: &mut State, first_index: u64) -> Result<(), WalError> {
-    if let Some(sealed) = state.segments.back() {
+    if let Some(sealed) = state.segments.back_mut() {
+        sealed.cut_preallocated()?;
         sealed
             .file
             .sync_data()
@@ -637,6 +654,7 @@ fn truncate_locked(shared: &Shared, state: &mut State, from: u64) -> Result<(), 
     let kept = usize::try_from(from - active.first_index).unwrap_or(usize::MAX);
     active.offsets.truncate(kept);
     active.end_offset_bytes = cut;
+    active.file_len_bytes = cut;
     state.last_term = match from.checked_sub(1).filter(|last| *last >= first) {
         Some(last) => read_term(shared, state, last)?,
         None => None,

@@ -455,3 +455,52 @@ fn dropping_the_log_completes_queued_flushes() {
     drop(wal);
     receiver.recv().expect("callback ran").expect("flushed");
 }
+
+/// The active segment is zero-filled ahead of its records (so an fdatasync
+/// after an append need not commit a new file size), a sealed segment ends at
+/// its last record, and closing the log cuts the zeros.
+#[test]
+fn the_active_segment_is_preallocated_and_cut_when_sealed_or_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = WalOptions {
+        segment_size_bytes: 64 * 1024,
+        ..WalOptions::default()
+    };
+    let (wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
+    wal.append(&[record(1), record(2)]).expect("append");
+    wal.flush_blocking().expect("flush");
+    let found = segments(dir.path());
+    let active_len = std::fs::metadata(&found[0].1).expect("stat").len();
+    assert_eq!(
+        active_len, options.segment_size_bytes,
+        "zero-filled up to the segment size (the chunk is larger)"
+    );
+    let bytes = std::fs::read(&found[0].1).expect("read");
+    let end = common::record_offset(1, 3) as usize;
+    assert!(bytes[end..].iter().all(|b| *b == 0));
+
+    // Roll over: the sealed segment is exact, the new one is preallocated.
+    let mut index = 3;
+    while segments(dir.path()).len() < 2 {
+        wal.append(&[record(index)]).expect("append");
+        index += 1;
+    }
+    wal.flush_blocking().expect("flush");
+    let found = segments(dir.path());
+    let sealed_len = std::fs::metadata(&found[0].1).expect("stat").len();
+    let sealed_last = found[1].0 - 1;
+    assert_eq!(sealed_len, common::record_offset(1, sealed_last + 1));
+    assert_eq!(
+        std::fs::metadata(&found[1].1).expect("stat").len(),
+        options.segment_size_bytes
+    );
+
+    // Closed: every file ends at its last record, and reopening finds all.
+    drop(wal);
+    let last = index - 1;
+    let active_len = std::fs::metadata(&found[1].1).expect("stat").len();
+    assert_eq!(active_len, common::record_offset(found[1].0, last + 1));
+    let (wal, report) = Wal::open(dir.path(), options).expect("reopen");
+    assert_eq!(report.torn_tail, None);
+    assert_holds(&wal, 1, last);
+}

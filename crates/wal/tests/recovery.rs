@@ -135,30 +135,63 @@ fn every_flipped_byte_of_the_last_record_is_a_torn_tail() {
     }
 }
 
+/// Reopens and expects records 1..=`last`, nothing reported as torn, and
+/// appends continuing over the zeros after them.
+fn expect_zero_tail_ends_the_log(dir: &Path, last: u64) {
+    let (wal, report) =
+        Wal::open(dir, small_options()).unwrap_or_else(|e| panic!("open refused: {e}"));
+    assert_eq!(
+        report.torn_tail, None,
+        "zeros are not a torn record: {report}"
+    );
+    assert_holds(&wal, 1, last);
+    wal.append(&[record(last + 1)])
+        .expect("append after recovery");
+    wal.flush_blocking().expect("flush");
+    drop(wal);
+    let (wal, report) = Wal::open(dir, small_options()).expect("second reopen");
+    assert_eq!(report.torn_tail, None);
+    assert_holds(&wal, 1, last + 1);
+}
+
 #[test]
-fn a_zero_filled_tail_is_a_torn_tail() {
+fn a_zero_filled_tail_ends_the_log() {
     let fixture = fixture();
     let last_first = *fixture.firsts.last().expect("segments");
     let start = record_offset(last_first, LAST_INDEX);
     let end = record_offset(last_first, LAST_INDEX + 1);
-    // The last record's data never reached the disk, at any point within it.
+    // The last record's data never reached the disk, at any point within it:
+    // from its first byte that is only zeros (blocks allocated, or written
+    // ahead by preallocation), the end of the log; from inside it, a torn
+    // record cut at its start.
     for from in start..end {
         let dir = fixture.image.restore();
         damage(dir.path(), &fixture.last_segment_name, |b| {
             b[from as usize..].fill(0)
         });
-        expect_torn_tail(&fixture, dir.path(), LAST_INDEX - 1, start);
+        if from == start {
+            expect_zero_tail_ends_the_log(dir.path(), LAST_INDEX - 1);
+        } else {
+            expect_torn_tail(&fixture, dir.path(), LAST_INDEX - 1, start);
+        }
     }
-    // The file grew by zeros past the last record (length updated, data not).
+    // Zeros past the last record (the file grew, or was preallocated).
     let dir = fixture.image.restore();
     damage(dir.path(), &fixture.last_segment_name, |b| {
         b.extend_from_slice(&[0u8; 4096])
     });
-    expect_torn_tail(&fixture, dir.path(), LAST_INDEX, end);
+    expect_zero_tail_ends_the_log(dir.path(), LAST_INDEX);
     // Garbage that is not a record after the last one.
     let dir = fixture.image.restore();
     damage(dir.path(), &fixture.last_segment_name, |b| {
         b.extend_from_slice(&[0xA5; 100])
+    });
+    expect_torn_tail(&fixture, dir.path(), LAST_INDEX, end);
+    // Zeros and then garbage: torn from the end of the last record.
+    let dir = fixture.image.restore();
+    damage(dir.path(), &fixture.last_segment_name, |b| {
+        b.extend_from_slice(&[0u8; 512]);
+        b.extend_from_slice(&[0xA5; 100]);
     });
     expect_torn_tail(&fixture, dir.path(), LAST_INDEX, end);
 }
