@@ -167,6 +167,20 @@ fn report(command: &str, outcome: Result<(), String>) -> ExitCode {
     }
 }
 
+/// The server runtime's worker threads: zoo.cfg's `rzk.workerThreads`, else
+/// tokio's own `TOKIO_WORKER_THREADS`, else one fewer than the cores
+/// (`rzk_server::config::worker_threads_for` says why).
+fn worker_threads(configured: Option<usize>) -> usize {
+    let from_env = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| (1..=rzk_server::config::WORKER_THREADS_MAX).contains(n));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = rzk_server::config::worker_threads_for(configured.or(from_env), cores);
+    tracing::info!("{workers} worker thread(s) for {cores} core(s)");
+    workers
+}
+
 fn server(
     config_path: Option<PathBuf>,
     log_format: Option<LogFormat>,
@@ -199,7 +213,9 @@ fn server(
             return ExitCode::FAILURE;
         }
     };
+    let workers = worker_threads(config.worker_threads);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
     {
