@@ -168,8 +168,8 @@ fn report(command: &str, outcome: Result<(), String>) -> ExitCode {
 }
 
 /// The server runtime's worker threads: zoo.cfg's `rzk.workerThreads`, else
-/// tokio's own `TOKIO_WORKER_THREADS`, else one fewer than the cores
-/// (`rzk_server::config::worker_threads_for` says why).
+/// tokio's own `TOKIO_WORKER_THREADS`, else one per core
+/// (`rzk_server::config::worker_threads_for` says when fewer pay).
 fn worker_threads(configured: Option<usize>) -> usize {
     let from_env = std::env::var("TOKIO_WORKER_THREADS")
         .ok()

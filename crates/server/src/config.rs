@@ -115,27 +115,26 @@ pub struct ServerConfig {
     /// `rzk.log.*`: rzk's own keys for its log (see `logging`).
     pub log: LogSettings,
     /// `rzk.workerThreads`: threads of the runtime that serves connections
-    /// and runs raft; `None` means one fewer than the cores (see
-    /// [`worker_threads_for`]).
+    /// and runs raft; `None` means one per core (see [`worker_threads_for`]).
     pub worker_threads: Option<usize>,
 }
 
 /// Most worker threads `rzk.workerThreads` accepts.
 pub const WORKER_THREADS_MAX: usize = 1024;
 
-/// The runtime's worker threads: as configured, else one fewer than the
-/// cores, at least one.
+/// The runtime's worker threads: as configured, else one per core (tokio's
+/// default), at least one.
 ///
-/// Why not one per core (tokio's default): besides the workers, every write
-/// needs the WAL's flusher thread, snapshots need a builder thread, and the
-/// clients often share the machine. With a worker on every core, tokio wakes
-/// idle workers to steal each newly woken task, and each such wake is a
-/// futex call and, on a VM, an interrupt to another core. On a 2-core VM one
-/// worker served 8-19% more gets and 3-7% more sets (16 sessions x 8 in
-/// flight) at lower CPU per request than two, and a lone set's p50 dropped
-/// (docs/PERFORMANCE.md).
+/// Fewer can pay on a small machine shared with busy clients: waking a task
+/// often wakes another, idle worker to steal it (a futex call and, on a VM,
+/// an interrupt to another core). On a 2-core VM with the benchmark on the
+/// same machine, one worker served 8-19% more gets and answered a lone
+/// setData sooner than two, but 13% fewer creates, and a 3-server ensemble
+/// on those two cores served less of a 90%-read mix (docs/PERFORMANCE.md).
+/// A dedicated server has no clients to leave a core to, so the default
+/// stays one per core.
 pub fn worker_threads_for(configured: Option<usize>, cores: usize) -> usize {
-    configured.unwrap_or(cores.saturating_sub(1)).max(1)
+    configured.unwrap_or(cores).max(1)
 }
 
 /// `rzk.log.format` and `rzk.log.level`, as written; the binary weighs them
@@ -803,20 +802,25 @@ mod tests {
 
     #[test]
     fn worker_threads_key_and_default() {
-        assert_eq!(parse("dataDir=/x\nclientPort=1\n").config.worker_threads, None);
+        assert_eq!(
+            parse("dataDir=/x\nclientPort=1\n").config.worker_threads,
+            None
+        );
         let p = parse("dataDir=/x\nclientPort=1\nrzk.workerThreads=3\n");
         assert!(p.unknown_keys.is_empty());
         assert_eq!(p.config.worker_threads, Some(3));
         for bad in ["0", "1025", "many"] {
             assert!(
-                ServerConfig::parse(&format!("dataDir=/x\nclientPort=1\nrzk.workerThreads={bad}\n"))
-                    .is_err(),
+                ServerConfig::parse(&format!(
+                    "dataDir=/x\nclientPort=1\nrzk.workerThreads={bad}\n"
+                ))
+                .is_err(),
                 "{bad}"
             );
         }
-        assert_eq!(worker_threads_for(None, 1), 1);
-        assert_eq!(worker_threads_for(None, 2), 1);
-        assert_eq!(worker_threads_for(None, 16), 15);
+        assert_eq!(worker_threads_for(None, 0), 1);
+        assert_eq!(worker_threads_for(None, 2), 2);
+        assert_eq!(worker_threads_for(None, 16), 16);
         assert_eq!(worker_threads_for(Some(4), 2), 4);
     }
 
