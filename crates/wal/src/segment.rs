@@ -98,7 +98,7 @@ impl Segment {
             return Ok(());
         }
         let target = end.max(cap_bytes.min(self.file_len_bytes.saturating_add(chunk_bytes)));
-        const ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
         let mut at = self.file_len_bytes;
         while at < target {
             let len = usize::try_from(target - at).map_or(ZEROS.len(), |n| n.min(ZEROS.len()));
