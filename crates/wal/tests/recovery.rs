@@ -66,6 +66,12 @@ fn expect_torn_tail(fixture: &Fixture, dir: &Path, last: u64, offset: u64) {
     assert_eq!(torn.offset_bytes, offset, "{report}");
     assert_holds(&wal, 1, last);
     // The cut is durable and the log continues from it.
+    continues_after(wal, dir, last);
+}
+
+/// Appends the record after `last`, reopens, and expects nothing left to
+/// repair and records 1..=`last + 1`.
+fn continues_after(wal: Wal, dir: &Path, last: u64) {
     wal.append(&[record(last + 1)])
         .expect("append after recovery");
     wal.flush_blocking().expect("flush");
@@ -145,13 +151,7 @@ fn expect_zero_tail_ends_the_log(dir: &Path, last: u64) {
         "zeros are not a torn record: {report}"
     );
     assert_holds(&wal, 1, last);
-    wal.append(&[record(last + 1)])
-        .expect("append after recovery");
-    wal.flush_blocking().expect("flush");
-    drop(wal);
-    let (wal, report) = Wal::open(dir, small_options()).expect("second reopen");
-    assert_eq!(report.torn_tail, None);
-    assert_holds(&wal, 1, last + 1);
+    continues_after(wal, dir, last);
 }
 
 #[test]
