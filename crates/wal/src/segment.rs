@@ -81,13 +81,14 @@ impl Segment {
     /// writing `chunk_bytes` of zeros at a time (never past `cap_bytes`
     /// unless `end` itself is beyond it).
     ///
-    /// Why: on ext4 and XFS an fdatasync after a write that grows a file must
-    /// also commit the new size through the filesystem journal, a second
-    /// device write and flush. Writing over blocks that already hold zeros
-    /// needs only the data write, which measured 109-121 µs against 170-196
-    /// µs for appending (`docs/PERFORMANCE.md`). The zeros are written once
-    /// per chunk, so one fdatasync in a chunk's worth of records pays for the
-    /// journal. A zero-filled tail is never a record (recovery stops there).
+    /// Why: an fdatasync after a write that grows a file must also make the
+    /// new size durable (the inode's block, or on a journalling filesystem a
+    /// journal commit), a second device write. Writing over blocks that
+    /// already hold zeros needs only the data write, which measured 109-121
+    /// µs against 170-196 µs for appending on ext4 (`docs/PERFORMANCE.md`).
+    /// The zeros are written once per chunk, so one fdatasync in a chunk's
+    /// worth of records pays for the size. A zero-filled tail is never a
+    /// record (recovery stops there).
     pub fn preallocate(
         &mut self,
         end: u64,
