@@ -504,3 +504,46 @@ fn the_active_segment_is_preallocated_and_cut_when_sealed_or_closed() {
     assert_eq!(report.torn_tail, None);
     assert_holds(&wal, 1, last);
 }
+
+/// A log that was not closed (a crash, here a copy of the open directory)
+/// keeps its zero-filled tail: reopening finds every record, a truncate in
+/// the middle drops the later ones and the zeros with them, and appends
+/// continue over the rest.
+#[test]
+fn a_log_left_preallocated_reopens_truncates_and_continues() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = WalOptions {
+        segment_size_bytes: 64 * 1024,
+        ..WalOptions::default()
+    };
+    let (wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
+    wal.append(&(1..=20).map(record).collect::<Vec<_>>())
+        .expect("append");
+    wal.flush_blocking().expect("flush");
+    let image = common::DirImage::capture(dir.path());
+    drop(wal);
+
+    let copy = image.restore();
+    let (first, path) = segments(copy.path()).pop().expect("a segment");
+    let padded = std::fs::metadata(&path).expect("stat").len();
+    assert!(
+        padded > common::record_offset(first, 21),
+        "the copy is padded"
+    );
+    let (wal, report) = Wal::open(copy.path(), options.clone()).expect("reopen");
+    assert_eq!(report.torn_tail, None, "zeros are not a torn record");
+    assert_holds(&wal, 1, 20);
+    wal.truncate_after(12).expect("truncate");
+    assert_eq!(
+        std::fs::metadata(&path).expect("stat").len(),
+        common::record_offset(first, 13),
+        "the cut takes the zeros too"
+    );
+    wal.append(&(13..=30).map(record).collect::<Vec<_>>())
+        .expect("append");
+    wal.flush_blocking().expect("flush");
+    drop(wal);
+    let (wal, report) = Wal::open(copy.path(), options).expect("reopen");
+    assert_eq!(report.torn_tail, None);
+    assert_holds(&wal, 1, 30);
+}
