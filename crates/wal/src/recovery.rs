@@ -137,8 +137,7 @@ pub(crate) fn recover_segments(
         )?;
         let mut file_len_bytes = bytes.len() as u64;
         if let Some(torn) = scan.torn {
-            repair_torn_tail(path, *first_index, &torn)?;
-            file_len_bytes = torn.offset_bytes.max(SEGMENT_HEADER_BYTES as u64);
+            file_len_bytes = repair_torn_tail(path, *first_index, &torn)?;
             torn_tail = Some(torn);
         }
         last_term = scan.last_term;
@@ -382,20 +381,25 @@ fn find_intact_record(
 }
 
 /// Cuts the file at the torn offset and makes the cut durable before anything
-/// new is appended after it. A torn header is rewritten whole.
-fn repair_torn_tail(path: &Path, first_index: u64, torn: &TornTail) -> Result<(), WalError> {
+/// new is appended after it. A torn header is rewritten whole. Returns the
+/// file's new length.
+fn repair_torn_tail(path: &Path, first_index: u64, torn: &TornTail) -> Result<u64, WalError> {
     let mut file: File = OpenOptions::new()
         .write(true)
         .open(path)
         .map_err(|e| WalError::io("open", path, e))?;
-    if torn.offset_bytes < SEGMENT_HEADER_BYTES as u64 {
+    let len = if torn.offset_bytes < SEGMENT_HEADER_BYTES as u64 {
         file.set_len(0)
             .map_err(|e| WalError::io("truncate", path, e))?;
         file.write_all(&encode_segment_header(first_index))
             .map_err(|e| WalError::io("write", path, e))?;
+        SEGMENT_HEADER_BYTES as u64
     } else {
         file.set_len(torn.offset_bytes)
             .map_err(|e| WalError::io("truncate", path, e))?;
-    }
-    file.sync_all().map_err(|e| WalError::io("fsync", path, e))
+        torn.offset_bytes
+    };
+    file.sync_all()
+        .map_err(|e| WalError::io("fsync", path, e))?;
+    Ok(len)
 }
