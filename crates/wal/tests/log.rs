@@ -456,16 +456,22 @@ fn dropping_the_log_completes_queued_flushes() {
     receiver.recv().expect("callback ran").expect("flushed");
 }
 
+/// 64 KiB segments: several records fit, and preallocation (1 MiB chunks)
+/// stops at the segment's size.
+fn segments_smaller_than_a_preallocation_chunk() -> WalOptions {
+    WalOptions {
+        segment_size_bytes: 64 * 1024,
+        ..WalOptions::default()
+    }
+}
+
 /// The active segment is zero-filled ahead of its records (so an fdatasync
 /// after an append need not commit a new file size), a sealed segment ends at
 /// its last record, and closing the log cuts the zeros.
 #[test]
 fn the_active_segment_is_preallocated_and_cut_when_sealed_or_closed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let options = WalOptions {
-        segment_size_bytes: 64 * 1024,
-        ..WalOptions::default()
-    };
+    let options = segments_smaller_than_a_preallocation_chunk();
     let (wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
     wal.append(&[record(1), record(2)]).expect("append");
     wal.flush_blocking().expect("flush");
@@ -512,10 +518,7 @@ fn the_active_segment_is_preallocated_and_cut_when_sealed_or_closed() {
 #[test]
 fn a_log_left_preallocated_reopens_truncates_and_continues() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let options = WalOptions {
-        segment_size_bytes: 64 * 1024,
-        ..WalOptions::default()
-    };
+    let options = segments_smaller_than_a_preallocation_chunk();
     let (wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
     wal.append(&(1..=20).map(record).collect::<Vec<_>>())
         .expect("append");
