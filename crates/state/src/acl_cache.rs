@@ -34,6 +34,15 @@ impl AclCache {
         shared
     }
 
+    /// `refs` more nodes use `acl`, a list this cache handed out (a loader
+    /// that interned it once and shared the `Arc` counts them in one go).
+    pub fn add_refs(&mut self, acl: &[Acl], refs: u64) {
+        match self.lists.get_mut(acl) {
+            Some(count) => *count += refs,
+            None => debug_assert!(false, "added references to an ACL list that is not cached"),
+        }
+    }
+
     /// One node no longer uses `acl`: forgets the list when no node does.
     pub fn release(&mut self, acl: &[Acl]) {
         let Some(refs) = self.lists.get_mut(acl) else {

@@ -78,6 +78,16 @@ fn spread(hash: u32) -> u64 {
     u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// The slot numbered `slot` in `chunks`, if it holds a node. A free
+/// function so that index probes can borrow the chunks while the index
+/// itself is borrowed mutably.
+fn slot_in(chunks: &[Box<[Option<Slot>]>], slot: u32) -> Option<&Slot> {
+    let slot = slot as usize;
+    chunks
+        .get(slot / CHUNK_SLOTS)
+        .and_then(|chunk| chunk[slot % CHUNK_SLOTS].as_ref())
+}
+
 impl NodeMap {
     fn hash_of(&self, path: &str) -> u32 {
         // Truncation intended: the index keeps 32 bits.
@@ -85,10 +95,7 @@ impl NodeMap {
     }
 
     fn slot(&self, slot: u32) -> Option<&Slot> {
-        let slot = slot as usize;
-        self.chunks
-            .get(slot / CHUNK_SLOTS)
-            .and_then(|chunk| chunk[slot % CHUNK_SLOTS].as_ref())
+        slot_in(&self.chunks, slot)
     }
 
     fn slot_mut(&mut self, slot: u32) -> &mut Option<Slot> {
@@ -133,23 +140,39 @@ impl NodeMap {
     /// Inserts or replaces the node at `path`; returns its slot and the
     /// node it replaced. A replaced node keeps its slot.
     pub(crate) fn insert(&mut self, path: &str, node: Node) -> (u32, Option<Node>) {
-        if let Some(slot) = self.slot_of(path) {
-            let old = self
-                .slot_mut(slot)
-                .as_mut()
-                .map(|s| std::mem::replace(&mut s.node, node));
-            return (slot, old);
+        match self.insert_new(path, node) {
+            Ok(slot) => (slot, None),
+            Err((slot, node)) => {
+                let old = self
+                    .slot_mut(slot)
+                    .as_mut()
+                    .map(|s| std::mem::replace(&mut s.node, node));
+                (slot, old)
+            }
+        }
+    }
+
+    /// Inserts the node at `path` if no node is there; returns its new slot,
+    /// or the occupied slot and `node` back. One hash of the path and one
+    /// probe of the index, whichever way it goes.
+    pub(crate) fn insert_new(&mut self, path: &str, node: Node) -> Result<u32, (u32, Node)> {
+        let hash = self.hash_of(path);
+        let chunks = &self.chunks;
+        let found = self.index.find(spread(hash), |e| {
+            e.hash == hash && slot_in(chunks, e.slot).is_some_and(|s| &*s.path == path)
+        });
+        if let Some(e) = found {
+            return Err((e.slot, node));
         }
         let slot = self.take_slot();
         *self.slot_mut(slot) = Some(Slot {
             path: path.into(),
             node,
         });
-        let hash = self.hash_of(path);
         self.index
             .insert_unique(spread(hash), IndexEntry { slot, hash }, |e| spread(e.hash));
         self.len += 1;
-        (slot, None)
+        Ok(slot)
     }
 
     /// Removes the node at `path`; returns the slot it had and the node.
@@ -159,11 +182,7 @@ impl NodeMap {
         let entry = self
             .index
             .find_entry(spread(hash), |e| {
-                e.hash == hash
-                    && chunks
-                        .get(e.slot as usize / CHUNK_SLOTS)
-                        .and_then(|c| c[e.slot as usize % CHUNK_SLOTS].as_ref())
-                        .is_some_and(|s| &*s.path == path)
+                e.hash == hash && slot_in(chunks, e.slot).is_some_and(|s| &*s.path == path)
             })
             .ok()?;
         let (IndexEntry { slot, .. }, _) = entry.remove();

@@ -354,6 +354,62 @@ fn header_errors_are_named() {
     ));
 }
 
+/// The whole record of the node at `path` (length-prefixed path, empty
+/// data, fixed tail) in a snapshot whose nodes all hold empty data.
+fn empty_node_record(bytes: &[u8], path: &str) -> std::ops::Range<usize> {
+    let mut prefixed = (path.len() as i32).to_be_bytes().to_vec();
+    prefixed.extend_from_slice(path.as_bytes());
+    let start = bytes
+        .windows(prefixed.len())
+        .position(|w| w == prefixed.as_slice())
+        .unwrap();
+    // path, data length 0, ACL index and the 60 bytes of Stat.
+    start..start + prefixed.len() + 4 + 4 + 60
+}
+
+/// The loader finds a node's parent on the chain of nodes it loaded last
+/// (the writer's preorder); a file whose parent came earlier but elsewhere
+/// still loads the same tree, and a duplicate placed out of that order is
+/// still refused.
+#[test]
+fn nodes_out_of_preorder_load_when_their_parent_came_first() {
+    let mut zk = Zk::new();
+    for path in ["/a", "/a/x", "/b"] {
+        zk.create(path).unwrap();
+    }
+    let bytes = snapshot(&zk.tree);
+    let (ax, b) = (
+        empty_node_record(&bytes, "/a/x"),
+        empty_node_record(&bytes, "/b"),
+    );
+    assert_eq!(ax.end, b.start, "preorder: /a/x then /b");
+
+    // /, /a, /b, /a/x: when /a/x comes, /a is no longer on the chain.
+    let mut swapped = bytes[..ax.start].to_vec();
+    swapped.extend_from_slice(&bytes[b.clone()]);
+    swapped.extend_from_slice(&bytes[ax.clone()]);
+    swapped.extend_from_slice(&bytes[b.end..]);
+    recrc(&mut swapped);
+    let loaded = load(&swapped, StateConfig::default()).unwrap();
+    assert_same(&loaded, &zk.tree);
+
+    // /, /a, /a/x, /b, /a/x: the second /a/x is found in the map.
+    let mut twice = bytes[..b.end].to_vec();
+    twice.extend_from_slice(&bytes[ax]);
+    twice.extend_from_slice(&bytes[b.end..]);
+    let count_at = 8 + 4 + 8;
+    let count = u64::from_be_bytes(twice[count_at..count_at + 8].try_into().unwrap());
+    twice[count_at..count_at + 8].copy_from_slice(&(count + 1).to_be_bytes());
+    rehead(&mut twice);
+    let n = twice.len();
+    twice[n - 12..n - 4].copy_from_slice(&(count + 1).to_be_bytes());
+    recrc(&mut twice);
+    match load(&twice, StateConfig::default()) {
+        Err(SnapshotError::Corrupt(why)) => assert!(why.contains("twice"), "{why}"),
+        other => panic!("a node twice: {:?}", other.map(|_| ())),
+    }
+}
+
 /// Recomputes the trailer's CRC, so a test can present damaged structure
 /// that the checksum does not catch (what a buggy writer could produce).
 fn recrc(bytes: &mut [u8]) {

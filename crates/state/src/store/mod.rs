@@ -26,7 +26,37 @@ impl DataTree {
     /// Inserts `node` at `path` (its parent must exist) and adds it to the
     /// indexes. Touches no Stat.
     pub(crate) fn attach(&mut self, path: &str, node: Node) {
-        match node.kind(self.extended()) {
+        let parent = match path::split_last(path) {
+            Some((parent, _)) if path != "/" => self.nodes.slot_of(DataTree::key(parent)),
+            _ => None,
+        };
+        self.attach_known(parent, path, node);
+    }
+
+    /// [`DataTree::attach`] with the parent's slot already looked up.
+    fn attach_known(&mut self, parent: Option<u32>, path: &str, node: Node) {
+        if let Err(node) = self.attach_under(parent, path, node) {
+            debug_assert!(false, "attach over an existing node: {path}");
+            self.nodes.insert(path, node);
+        }
+    }
+
+    /// [`DataTree::attach`] for a caller that holds the parent's slot
+    /// (`None` only for `/`), so the parent is not looked up again. Refuses,
+    /// changing nothing, when `path` already holds a node.
+    pub(crate) fn attach_under(
+        &mut self,
+        parent: Option<u32>,
+        path: &str,
+        node: Node,
+    ) -> Result<u32, Node> {
+        let kind = node.kind(self.extended());
+        let added_bytes = java_len(path) + node.data.len() as u64;
+        let slot = self
+            .nodes
+            .insert_new(path, node)
+            .map_err(|(_, node)| node)?;
+        match kind {
             EphemeralKind::Container => {
                 self.containers.insert(path.into());
             }
@@ -36,15 +66,11 @@ impl DataTree {
             EphemeralKind::Session(owner) => self.sessions.add_ephemeral(owner, path),
             EphemeralKind::Persistent | EphemeralKind::Unknown => {}
         }
-        self.data_size += java_len(path) + node.data.len() as u64;
-        let (slot, _) = self.nodes.insert(path, node);
-        if path != "/" {
-            if let Some((parent, _)) = path::split_last(path) {
-                if let Some(p) = self.nodes.get_mut(DataTree::key(parent)) {
-                    p.children.insert(slot);
-                }
-            }
+        self.data_size += added_bytes;
+        if let Some(p) = parent.and_then(|p| self.nodes.node_at_mut(p)) {
+            p.children.insert(slot);
         }
+        Ok(slot)
     }
 
     /// Removes the node at `path` from the map, its parent and the indexes.
@@ -97,7 +123,8 @@ impl DataTree {
             return Stat::default();
         };
         let parent_key = DataTree::key(parent);
-        let parent_acl = match self.nodes.get_mut(parent_key) {
+        let parent_slot = self.nodes.slot_of(parent_key);
+        let parent_acl = match parent_slot.and_then(|slot| self.nodes.node_at_mut(slot)) {
             Some(p) => {
                 self.undo.push(Undo::Stat {
                     path: parent_key.into(),
@@ -125,7 +152,7 @@ impl DataTree {
             StoredStat::new(zxid, time_ms, ephemeral_owner),
         );
         let stat = node.client_stat(self.extended());
-        self.attach(path, node);
+        self.attach_known(parent_slot, path, node);
         self.undo.push(Undo::Created { path: path.into() });
 
         self.quota_after_create(parent, name, path, data_len);
