@@ -107,7 +107,10 @@ impl NodeMap {
     /// one node look it up once and go on with [`NodeMap::at`] and
     /// [`NodeMap::node_at_mut`].
     pub(crate) fn slot_of(&self, path: &str) -> Option<u32> {
-        let hash = self.hash_of(path);
+        self.slot_of_hashed(path, self.hash_of(path))
+    }
+
+    fn slot_of_hashed(&self, path: &str, hash: u32) -> Option<u32> {
         self.index
             .find(spread(hash), |e| {
                 e.hash == hash && self.slot(e.slot).is_some_and(|s| &*s.path == path)
@@ -173,6 +176,60 @@ impl NodeMap {
             .insert_unique(spread(hash), IndexEntry { slot, hash }, |e| spread(e.hash));
         self.len += 1;
         Ok(slot)
+    }
+
+    /// Stores a node without indexing it: a snapshot load pushes every node
+    /// this way and then indexes them all at once with
+    /// [`NodeMap::index_unindexed`]. Until then the map finds none of them by
+    /// path (slots and [`NodeMap::at`] work), and nothing checks for a
+    /// second node at the same path.
+    pub(crate) fn push_unindexed(&mut self, path: &str, node: Node) -> u32 {
+        let slot = self.take_slot();
+        *self.slot_mut(slot) = Some(Slot {
+            path: path.into(),
+            node,
+        });
+        self.len += 1;
+        slot
+    }
+
+    /// Indexes the nodes stored by [`NodeMap::push_unindexed`] since the
+    /// index last held every node, or names a path stored twice (the map is
+    /// then unusable: the caller drops it).
+    ///
+    /// Why in bulk: inserted one by one in load order, each node's index
+    /// entry lands in a random bucket of a table far larger than the CPU's
+    /// caches, a miss per node that was a third of a snapshot load. Sorted
+    /// by bucket first, the entries fill the table front to back.
+    pub(crate) fn index_unindexed(&mut self) -> Result<(), String> {
+        let indexed = self.index.len();
+        let mut pending: Vec<IndexEntry> = Vec::with_capacity(self.len - indexed);
+        for (slot, s) in self.chunks.iter().flat_map(|c| c.iter()).enumerate() {
+            let Some(s) = s else { continue };
+            let hash = self.hash_of(&s.path);
+            let slot = slot as u32;
+            if indexed > 0 && self.slot_of_hashed(&s.path, hash) == Some(slot) {
+                continue;
+            }
+            pending.push(IndexEntry { slot, hash });
+        }
+        // The table's bucket count once it holds them all (hashbrown keeps
+        // at most 7/8 of a power of two full), so that sorting by the low bits
+        // of the spread hash is sorting by bucket. Only speed depends on it.
+        self.try_reserve(pending.len());
+        let buckets = (self.index.capacity() / 7 * 8).next_power_of_two() as u64;
+        let mask = buckets.saturating_sub(1);
+        pending.sort_unstable_by_key(|e| spread(e.hash) & mask);
+        for e in pending {
+            let path = self.slot(e.slot).map_or("", |s| &*s.path);
+            // In bucket order this probe reads where the last inserts wrote.
+            if self.slot_of_hashed(path, e.hash).is_some() {
+                return Err(path.to_owned());
+            }
+            self.index
+                .insert_unique(spread(e.hash), e, |e| spread(e.hash));
+        }
+        Ok(())
     }
 
     /// Removes the node at `path`; returns the slot it had and the node.
@@ -268,6 +325,48 @@ mod tests {
 
     fn node(tag: u8) -> Node {
         Node::new(vec![tag], Arc::from(Vec::new()), StoredStat::default())
+    }
+
+    /// Nodes pushed unindexed are found by path once indexed in bulk, beside
+    /// nodes inserted before them; a path pushed twice, or pushed when an
+    /// indexed node has it, is named instead.
+    #[test]
+    fn bulk_indexing_finds_every_node_and_names_a_path_stored_twice() {
+        let mut map = NodeMap::default();
+        map.insert("/indexed", node(1));
+        let count = 3 * CHUNK_SLOTS + 17;
+        for i in 0..count {
+            map.push_unindexed(&format!("/n{i}"), node((i % 251) as u8));
+        }
+        assert_eq!(map.slot_of("/n5"), None, "not indexed yet");
+        assert_eq!(map.index_unindexed(), Ok(()));
+        assert_eq!(map.len(), count + 1);
+        for i in 0..count {
+            let path = format!("/n{i}");
+            assert_eq!(
+                map.get(&path).map(|n| n.data[0]),
+                Some((i % 251) as u8),
+                "{path}"
+            );
+        }
+        assert_eq!(map.get("/indexed").map(|n| n.data[0]), Some(1));
+        assert!(map.get("/n-absent").is_none());
+        // The index behaves as before for later inserts and removals.
+        assert!(map.insert_new("/n7", node(9)).is_err());
+        assert!(map.remove("/n7").is_some());
+        assert!(map.get("/n7").is_none());
+
+        let mut twice = NodeMap::default();
+        for path in ["/a", "/b", "/a/x", "/b"] {
+            twice.push_unindexed(path, node(0));
+        }
+        assert_eq!(twice.index_unindexed(), Err("/b".to_owned()));
+
+        let mut shadowed = NodeMap::default();
+        shadowed.insert("/a", node(0));
+        shadowed.push_unindexed("/c", node(0));
+        shadowed.push_unindexed("/a", node(0));
+        assert_eq!(shadowed.index_unindexed(), Err("/a".to_owned()));
     }
 
     /// The map agrees with a `HashMap` over a long run of inserts, replaces

@@ -547,9 +547,12 @@ impl DataTree {
         let mut interned: Vec<Option<(Arc<[Acl]>, u64)>> = vec![None; table.len()];
         // The nodes from `/` down to the last one loaded. The writer puts
         // nodes in preorder, so a node's parent is on this stack and is
-        // found without hashing its path; a node elsewhere (still valid if
-        // its parent came earlier) falls back to a lookup.
+        // found without hashing its path, and the nodes are indexed by path
+        // in bulk at the end. A node elsewhere (still valid if its parent
+        // came earlier) needs lookups: the nodes so far are indexed then,
+        // and the rest one by one.
         let mut ancestors: Vec<u32> = Vec::new();
+        let mut bulk = true;
         for i in 0..node_count {
             let (path, data) = r.node_record(&mut rec)?;
             let mut fixed = [0u8; NODE_FIXED_BYTES];
@@ -576,12 +579,29 @@ impl DataTree {
                 }
                 None
             } else {
-                Some(loaded_parent(&tree, &mut ancestors, path)?)
+                let on_chain = chained_parent(&tree, &mut ancestors, path)?;
+                if on_chain.is_none() && bulk {
+                    index_loaded(&mut tree)?;
+                    bulk = false;
+                }
+                match on_chain {
+                    Some(slot) => Some(slot),
+                    None => Some(tree.nodes.slot_of(parent_key(path)?).ok_or_else(|| {
+                        corrupt(format!("node {path:?} comes before its parent"))
+                    })?),
+                }
             };
-            let slot = tree
-                .attach_under(parent, path, Node::new(data, acl, stat))
-                .map_err(|_| corrupt(format!("node {path:?} appears twice")))?;
+            let node = Node::new(data, acl, stat);
+            let slot = if bulk {
+                tree.attach_unindexed(parent, path, node)
+            } else {
+                tree.attach_under(parent, path, node)
+                    .map_err(|_| corrupt(format!("node {path:?} appears twice")))?
+            };
             ancestors.push(slot);
+        }
+        if bulk {
+            index_loaded(&mut tree)?;
         }
         for (shared, extra_refs) in interned.into_iter().flatten() {
             tree.acls.add_refs(&shared, extra_refs);
@@ -671,30 +691,42 @@ fn parse_node_fixed(b: &[u8; NODE_FIXED_BYTES]) -> (u32, StoredStat) {
     (acl_index, stat)
 }
 
-/// The slot of `path`'s parent in a tree being loaded, which must hold it
-/// already. `ancestors` is the chain of nodes down to the one loaded last;
-/// it is cut back to the parent, so that pushing `path` keeps it a chain.
-fn loaded_parent(
-    tree: &DataTree,
-    ancestors: &mut Vec<u32>,
-    path: &str,
-) -> Result<u32, SnapshotError> {
+/// The key of `path`'s parent, for a node being loaded (which must have a
+/// name).
+fn parent_key(path: &str) -> Result<&str, SnapshotError> {
     let Some((parent, name)) = path::split_last(path) else {
         return Err(corrupt(format!("node path {path:?} has no /")));
     };
     if name.is_empty() {
         return Err(corrupt(format!("node path {path:?} ends in /")));
     }
-    let parent = DataTree::key(parent);
+    Ok(DataTree::key(parent))
+}
+
+/// The slot of `path`'s parent if it is on `ancestors`, the chain of nodes
+/// down to the one loaded last; the chain is cut back to the parent, so
+/// that pushing `path` keeps it a chain (or emptied, when the parent is not
+/// on it).
+fn chained_parent(
+    tree: &DataTree,
+    ancestors: &mut Vec<u32>,
+    path: &str,
+) -> Result<Option<u32>, SnapshotError> {
+    let parent = parent_key(path)?;
     while let Some(&top) = ancestors.last() {
         if tree.nodes.at(top).is_some_and(|(p, _)| p == parent) {
-            return Ok(top);
+            return Ok(Some(top));
         }
         ancestors.pop();
     }
+    Ok(None)
+}
+
+/// Indexes the nodes loaded without an index, refusing a path loaded twice.
+fn index_loaded(tree: &mut DataTree) -> Result<(), SnapshotError> {
     tree.nodes
-        .slot_of(parent)
-        .ok_or_else(|| corrupt(format!("node {path:?} comes before its parent")))
+        .index_unindexed()
+        .map_err(|path| corrupt(format!("node {path:?} appears twice")))
 }
 
 /// A node may join the tree being loaded only where `attach` keeps the tree

@@ -19,6 +19,7 @@ use rzk_proto::{Acl, EventType, Stat};
 use crate::entry::WatchTrigger;
 use crate::ephemeral::EphemeralKind;
 use crate::node::{Node, StoredStat};
+use crate::node_map::NodeMap;
 use crate::path::{self, display_parent, java_len};
 use crate::tree::DataTree;
 
@@ -50,12 +51,36 @@ impl DataTree {
         path: &str,
         node: Node,
     ) -> Result<u32, Node> {
+        self.attach_with(parent, path, node, |nodes, path, node| {
+            nodes.insert_new(path, node).map_err(|(_, node)| node)
+        })
+    }
+
+    /// [`DataTree::attach_under`] for a snapshot load, which indexes every
+    /// node by path at the end (`NodeMap::index_unindexed`, which also finds
+    /// a path loaded twice).
+    pub(crate) fn attach_unindexed(&mut self, parent: Option<u32>, path: &str, node: Node) -> u32 {
+        let pushed = self.attach_with(parent, path, node, |nodes, path, node| {
+            Ok::<u32, std::convert::Infallible>(nodes.push_unindexed(path, node))
+        });
+        match pushed {
+            Ok(slot) => slot,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The bookkeeping of every attach around `store`, which puts the node
+    /// in the map (or refuses, and then nothing changes).
+    fn attach_with<E>(
+        &mut self,
+        parent: Option<u32>,
+        path: &str,
+        node: Node,
+        store: impl FnOnce(&mut NodeMap, &str, Node) -> Result<u32, E>,
+    ) -> Result<u32, E> {
         let kind = node.kind(self.extended());
         let added_bytes = java_len(path) + node.data.len() as u64;
-        let slot = self
-            .nodes
-            .insert_new(path, node)
-            .map_err(|(_, node)| node)?;
+        let slot = store(&mut self.nodes, path, node)?;
         match kind {
             EphemeralKind::Container => {
                 self.containers.insert(path.into());
