@@ -49,6 +49,7 @@ mod path;
 mod quota;
 mod sessions;
 pub mod snapshot;
+pub mod snapshot_merge;
 mod store;
 pub mod tree;
 

@@ -131,11 +131,11 @@ impl std::error::Error for SnapshotError {
     }
 }
 
-fn corrupt(why: impl Into<String>) -> SnapshotError {
+pub(crate) fn corrupt(why: impl Into<String>) -> SnapshotError {
     SnapshotError::Corrupt(why.into())
 }
 
-fn io_error(e: io::Error) -> SnapshotError {
+pub(crate) fn io_error(e: io::Error) -> SnapshotError {
     if e.kind() == io::ErrorKind::UnexpectedEof {
         SnapshotError::Truncated
     } else {
@@ -158,7 +158,7 @@ fn broken(what: String) -> io::Error {
 }
 
 /// Hashes and counts what it passes on, in chunks.
-struct SnapWriter<'a, W: Write> {
+pub(crate) struct SnapWriter<'a, W: Write> {
     out: &'a mut W,
     buf: Vec<u8>,
     crc: u32,
@@ -166,13 +166,41 @@ struct SnapWriter<'a, W: Write> {
 }
 
 impl<'a, W: Write> SnapWriter<'a, W> {
-    fn new(out: &'a mut W) -> Self {
+    pub(crate) fn new(out: &'a mut W) -> Self {
         SnapWriter {
             out,
             buf: Vec::with_capacity(WRITE_CHUNK_BYTES + 1024),
             crc: 0,
             size_bytes: 0,
         }
+    }
+
+    /// Ends the snapshot: the trailer's node count, then the CRC of
+    /// everything before it; flushes `out`.
+    pub(crate) fn finish(mut self, node_count: u64, last_zxid: i64) -> io::Result<SnapshotMeta> {
+        self.u64(node_count);
+        self.flush_buf()?;
+        let crc = self.crc;
+        self.out.write_all(&crc.to_be_bytes())?;
+        self.out.flush()?;
+        Ok(SnapshotMeta {
+            last_zxid,
+            node_count,
+            size_bytes: self.size_bytes + 4,
+            crc32c: crc,
+        })
+    }
+
+    /// Bytes written so far, buffered or passed on.
+    pub(crate) fn position(&self) -> usize {
+        self.size_bytes as usize + self.buf.len()
+    }
+
+    /// Passes on what is buffered and flushes `out` (for pieces of a
+    /// snapshot, which have no trailer of their own).
+    pub(crate) fn flush_all(mut self) -> io::Result<()> {
+        self.flush_buf()?;
+        self.out.flush()
     }
 
     fn flush_buf(&mut self) -> io::Result<()> {
@@ -184,14 +212,14 @@ impl<'a, W: Write> SnapWriter<'a, W> {
     }
 
     /// Ends a record: hands the chunk on once it is full.
-    fn end_record(&mut self) -> io::Result<()> {
+    pub(crate) fn end_record(&mut self) -> io::Result<()> {
         if self.buf.len() >= WRITE_CHUNK_BYTES {
             self.flush_buf()?;
         }
         Ok(())
     }
 
-    fn raw(&mut self, b: &[u8]) -> io::Result<()> {
+    pub(crate) fn raw(&mut self, b: &[u8]) -> io::Result<()> {
         if b.len() >= WRITE_CHUNK_BYTES {
             // Large values go straight through instead of via the chunk.
             self.flush_buf()?;
@@ -204,46 +232,54 @@ impl<'a, W: Write> SnapWriter<'a, W> {
         Ok(())
     }
 
-    fn u8(&mut self, v: u8) {
+    pub(crate) fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }
 
-    fn u32(&mut self, v: u32) {
+    pub(crate) fn u32(&mut self, v: u32) {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
-    fn i32(&mut self, v: i32) {
+    pub(crate) fn i32(&mut self, v: i32) {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
-    fn i64(&mut self, v: i64) {
+    pub(crate) fn i64(&mut self, v: i64) {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
-    fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
-    fn count(&mut self, n: usize, what: &str) -> io::Result<()> {
+    pub(crate) fn count(&mut self, n: usize, what: &str) -> io::Result<()> {
         self.u32(u32::try_from(n).map_err(|_| too_large(what))?);
         Ok(())
     }
 
     /// A jute buffer: `i32` length, then the bytes.
-    fn bytes(&mut self, b: &[u8], what: &str) -> io::Result<()> {
+    pub(crate) fn bytes(&mut self, b: &[u8], what: &str) -> io::Result<()> {
         self.i32(i32::try_from(b.len()).map_err(|_| too_large(what))?);
         self.raw(b)
     }
 }
 
 /// Hashes and counts what it reads; reads exactly the snapshot's bytes.
-struct SnapReader<'a, R: Read> {
+pub(crate) struct SnapReader<'a, R: Read> {
     inp: &'a mut R,
     crc: u32,
     size_bytes: u64,
 }
 
-impl<R: Read> SnapReader<'_, R> {
+impl<'a, R: Read> SnapReader<'a, R> {
+    pub(crate) fn new(inp: &'a mut R) -> Self {
+        SnapReader {
+            inp,
+            crc: 0,
+            size_bytes: 0,
+        }
+    }
+
     fn exact(&mut self, buf: &mut [u8]) -> Result<(), SnapshotError> {
         self.inp.read_exact(buf).map_err(io_error)?;
         self.crc = crc32c::crc32c_append(self.crc, buf);
@@ -315,7 +351,7 @@ impl<R: Read> SnapReader<'_, R> {
     /// `rec`, in three reads and one checksum update: field by field, the
     /// checksum's per-call setup cost a third of a snapshot load. Returns
     /// the path's and the data's ranges in `rec`.
-    fn node_record(
+    pub(crate) fn node_record(
         &mut self,
         rec: &mut Vec<u8>,
     ) -> Result<(std::ops::Range<usize>, std::ops::Range<usize>), SnapshotError> {
@@ -362,6 +398,105 @@ impl<R: Read> SnapReader<'_, R> {
         Ok(())
     }
 
+    /// The header: checks magic, version and the header's CRC; returns the
+    /// last zxid and the node count.
+    pub(crate) fn header(&mut self) -> Result<(i64, u64), SnapshotError> {
+        if self.array::<8>()? != SNAPSHOT_MAGIC {
+            return Err(SnapshotError::BadMagic);
+        }
+        let version = self.u32()?;
+        if version != SNAPSHOT_FORMAT_VERSION {
+            return Err(SnapshotError::UnsupportedVersion(version));
+        }
+        let last_zxid = self.i64()?;
+        let node_count = self.u64()?;
+        let header_computed = self.crc;
+        let header_stored = self.u32()?;
+        if header_stored != header_computed {
+            return Err(SnapshotError::Checksum {
+                stored: header_stored,
+                computed: header_computed,
+            });
+        }
+        Ok((last_zxid, node_count))
+    }
+
+    /// The ACL section: every list, in (checked) increasing order.
+    pub(crate) fn acl_lists(&mut self) -> Result<Vec<Vec<Acl>>, SnapshotError> {
+        let mut table: Vec<Vec<Acl>> = Vec::new();
+        let list_count = self.u32()?;
+        for _ in 0..list_count {
+            let len = self.u32()?;
+            let mut list = Vec::new();
+            for _ in 0..len {
+                let perms = self.i32()?;
+                let scheme = self.string("ACL scheme")?;
+                let id = self.string("ACL id")?;
+                list.push(Acl::new(perms, Id::new(scheme, id)));
+            }
+            if table.last().is_some_and(|prev| *prev >= list) {
+                return Err(corrupt("ACL lists are not in increasing order"));
+            }
+            table.push(list);
+        }
+        Ok(table)
+    }
+
+    /// The sections after the nodes: the sessions (ids checked increasing),
+    /// the quota trie's root flag and its preorder.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn tail(
+        &mut self,
+    ) -> Result<(Vec<SessionInfo>, bool, Vec<(usize, String, bool)>), SnapshotError> {
+        let session_count = self.u32()?;
+        let mut sessions = Vec::new();
+        let mut last_id = None;
+        for _ in 0..session_count {
+            let session_id = self.i64()?;
+            let timeout_ms = self.i32()?;
+            let password = self.bytes("password")?;
+            if last_id.is_some_and(|last| last >= session_id) {
+                return Err(corrupt("session ids are not in increasing order"));
+            }
+            last_id = Some(session_id);
+            sessions.push(SessionInfo {
+                session_id,
+                timeout_ms,
+                password,
+            });
+        }
+
+        let root_marked = self.flag("quota trie root")?;
+        let trie_len = self.u32()?;
+        let mut trie = Vec::new();
+        for _ in 0..trie_len {
+            let depth = self.u32()?;
+            let name = self.string("quota trie name")?;
+            let marked = self.flag("quota trie")?;
+            trie.push((depth as usize, name, marked));
+        }
+        Ok((sessions, root_marked, trie))
+    }
+
+    /// The trailer: the node count again (must be `node_count`) and the
+    /// CRC32C of everything before it, checked; returns that CRC.
+    pub(crate) fn trailer(&mut self, node_count: u64) -> Result<u32, SnapshotError> {
+        let trailer_count = self.u64()?;
+        if trailer_count != node_count {
+            return Err(corrupt(format!(
+                "trailer counts {trailer_count} nodes, header {node_count}"
+            )));
+        }
+        let computed = self.crc;
+        let mut stored = [0u8; 4];
+        self.inp.read_exact(&mut stored).map_err(io_error)?;
+        let stored = u32::from_be_bytes(stored);
+        if stored != computed {
+            return Err(SnapshotError::Checksum { stored, computed });
+        }
+        Ok(stored)
+    }
+
     fn string(&mut self, what: &str) -> Result<String, SnapshotError> {
         String::from_utf8(self.bytes(what)?).map_err(|_| corrupt(format!("{what} is not UTF-8")))
     }
@@ -374,61 +509,15 @@ impl DataTree {
     pub fn write_snapshot(&self, out: &mut impl Write) -> io::Result<SnapshotMeta> {
         let mut w = SnapWriter::new(out);
         let node_count = self.nodes.len() as u64;
-
-        w.buf.extend_from_slice(&SNAPSHOT_MAGIC);
-        w.u32(SNAPSHOT_FORMAT_VERSION);
-        w.i64(self.last_zxid);
-        w.u64(node_count);
-        let header_crc = crc32c::crc32c(&w.buf);
-        w.u32(header_crc);
-
-        // ACL lists, by index. Nodes share the cache's Arcs, so the pointer
-        // finds a node's list; the value is the fallback.
-        let lists: Vec<&Arc<[Acl]>> = self.acls.iter().collect();
-        w.count(lists.len(), "ACL list count")?;
-        let mut index_of: HashMap<usize, u32> = HashMap::with_capacity(lists.len());
-        for (i, list) in lists.iter().enumerate() {
-            w.count(list.len(), "ACL list")?;
-            for acl in list.iter() {
-                w.i32(acl.perms);
-                w.bytes(acl.id.scheme.as_bytes(), "ACL scheme")?;
-                w.bytes(acl.id.id.as_bytes(), "ACL id")?;
-            }
-            w.end_record()?;
-            let i = u32::try_from(i).map_err(|_| too_large("ACL list count"))?;
-            index_of.insert(acl_ptr(list), i);
-        }
-        let acl_index = |acl: &Arc<[Acl]>| -> io::Result<u32> {
-            if let Some(&i) = index_of.get(&acl_ptr(acl)) {
-                return Ok(i);
-            }
-            match lists.binary_search_by(|l| (***l).cmp(&**acl)) {
-                Ok(i) => Ok(i as u32),
-                Err(_) => Err(broken(format!("ACL {acl:?} is not in the cache"))),
-            }
-        };
+        write_header(&mut w, self.last_zxid, node_count);
+        let acls = self.acl_table()?;
+        acls.write(&mut w)?;
 
         // Nodes in preorder: a stack of (path, remaining children).
         let mut written = 0u64;
-        let mut write_node = |w: &mut SnapWriter<'_, _>, path: &str, node: &Node| {
-            w.bytes(path.as_bytes(), "path")?;
-            w.bytes(&node.data, "data")?;
-            w.u32(acl_index(&node.acl)?);
-            let s = &node.stat;
-            w.i64(s.czxid);
-            w.i64(s.mzxid);
-            w.i64(s.pzxid);
-            w.i64(s.ctime);
-            w.i64(s.mtime);
-            w.i64(s.ephemeral_owner);
-            w.i32(s.version);
-            w.i32(s.cversion);
-            w.i32(s.aversion);
-            written += 1;
-            w.end_record()
-        };
         if let Some(root) = self.nodes.get("/") {
-            write_node(&mut w, "/", root)?;
+            write_node(&mut w, "/", root, acls.index(&root.acl)?)?;
+            written += 1;
             let mut stack = vec![self.nodes.children_sorted(root).into_iter()];
             while let Some(children) = stack.last_mut() {
                 let Some((slot, _)) = children.next() else {
@@ -439,7 +528,8 @@ impl DataTree {
                     .nodes
                     .at(slot)
                     .ok_or_else(|| broken(format!("child slot {slot} is empty")))?;
-                write_node(&mut w, path, node)?;
+                write_node(&mut w, path, node, acls.index(&node.acl)?)?;
+                written += 1;
                 if !node.children.is_empty() {
                     stack.push(self.nodes.children_sorted(node).into_iter());
                 }
@@ -450,7 +540,24 @@ impl DataTree {
                 "{written} of {node_count} nodes are reachable from /"
             )));
         }
+        self.write_tail(&mut w)?;
+        w.finish(node_count, self.last_zxid)
+    }
 
+    /// Every ACL list in use, numbered as a snapshot of this tree numbers
+    /// them.
+    pub(crate) fn acl_table(&self) -> io::Result<AclTable<'_>> {
+        let lists: Vec<&Arc<[Acl]>> = self.acls.iter().collect();
+        let mut by_ptr: HashMap<usize, u32> = HashMap::with_capacity(lists.len());
+        for (i, list) in lists.iter().enumerate() {
+            let i = u32::try_from(i).map_err(|_| too_large("ACL list count"))?;
+            by_ptr.insert(acl_ptr(list), i);
+        }
+        Ok(AclTable { lists, by_ptr })
+    }
+
+    /// The sections after the nodes: sessions, then the quota trie.
+    pub(crate) fn write_tail<W: Write>(&self, w: &mut SnapWriter<'_, W>) -> io::Result<()> {
         let sessions: Vec<&SessionInfo> = self.sessions.all().collect();
         w.count(sessions.len(), "session count")?;
         for s in sessions {
@@ -469,18 +576,7 @@ impl DataTree {
             w.u8(u8::from(marked));
             w.end_record()?;
         }
-
-        w.u64(node_count);
-        w.flush_buf()?;
-        let crc = w.crc;
-        w.out.write_all(&crc.to_be_bytes())?;
-        w.out.flush()?;
-        Ok(SnapshotMeta {
-            last_zxid: self.last_zxid,
-            node_count,
-            size_bytes: w.size_bytes + 4,
-            crc32c: crc,
-        })
+        Ok(())
     }
 
     /// Reads a snapshot written by [`DataTree::write_snapshot`] into a tree
@@ -491,45 +587,9 @@ impl DataTree {
         input: &mut impl Read,
         config: StateConfig,
     ) -> Result<(DataTree, SnapshotMeta), SnapshotError> {
-        let mut r = SnapReader {
-            inp: input,
-            crc: 0,
-            size_bytes: 0,
-        };
-        if r.array::<8>()? != SNAPSHOT_MAGIC {
-            return Err(SnapshotError::BadMagic);
-        }
-        let version = r.u32()?;
-        if version != SNAPSHOT_FORMAT_VERSION {
-            return Err(SnapshotError::UnsupportedVersion(version));
-        }
-        let last_zxid = r.i64()?;
-        let node_count = r.u64()?;
-        let header_computed = r.crc;
-        let header_stored = r.u32()?;
-        if header_stored != header_computed {
-            return Err(SnapshotError::Checksum {
-                stored: header_stored,
-                computed: header_computed,
-            });
-        }
-
-        let mut table: Vec<Vec<Acl>> = Vec::new();
-        let list_count = r.u32()?;
-        for _ in 0..list_count {
-            let len = r.u32()?;
-            let mut list = Vec::new();
-            for _ in 0..len {
-                let perms = r.i32()?;
-                let scheme = r.string("ACL scheme")?;
-                let id = r.string("ACL id")?;
-                list.push(Acl::new(perms, Id::new(scheme, id)));
-            }
-            if table.last().is_some_and(|prev| *prev >= list) {
-                return Err(corrupt("ACL lists are not in increasing order"));
-            }
-            table.push(list);
-        }
+        let mut r = SnapReader::new(input);
+        let (last_zxid, node_count) = r.header()?;
+        let table = r.acl_lists()?;
 
         if node_count == 0 {
             return Err(corrupt("no nodes: every tree has /"));
@@ -607,46 +667,11 @@ impl DataTree {
             tree.acls.add_refs(&shared, extra_refs);
         }
 
-        let session_count = r.u32()?;
-        let mut last_id = None;
-        for _ in 0..session_count {
-            let session_id = r.i64()?;
-            let timeout_ms = r.i32()?;
-            let password = r.bytes("password")?;
-            if last_id.is_some_and(|last| last >= session_id) {
-                return Err(corrupt("session ids are not in increasing order"));
-            }
-            last_id = Some(session_id);
-            tree.sessions.insert(SessionInfo {
-                session_id,
-                timeout_ms,
-                password,
-            });
+        let (sessions, root_marked, trie) = r.tail()?;
+        for session in sessions {
+            tree.sessions.insert(session);
         }
-
-        let root_marked = r.flag("quota trie root")?;
-        let trie_len = r.u32()?;
-        let mut trie = Vec::new();
-        for _ in 0..trie_len {
-            let depth = r.u32()?;
-            let name = r.string("quota trie name")?;
-            let marked = r.flag("quota trie")?;
-            trie.push((depth as usize, name, marked));
-        }
-
-        let trailer_count = r.u64()?;
-        if trailer_count != node_count {
-            return Err(corrupt(format!(
-                "trailer counts {trailer_count} nodes, header {node_count}"
-            )));
-        }
-        let computed = r.crc;
-        let mut stored = [0u8; 4];
-        r.inp.read_exact(&mut stored).map_err(io_error)?;
-        let stored = u32::from_be_bytes(stored);
-        if stored != computed {
-            return Err(SnapshotError::Checksum { stored, computed });
-        }
+        let stored = r.trailer(node_count)?;
 
         tree.quotas = PathTrie::from_preorder(root_marked, trie)
             .ok_or_else(|| corrupt("the quota trie is not a preorder"))?;
@@ -661,6 +686,88 @@ impl DataTree {
             },
         ))
     }
+}
+
+/// The ACL lists of a tree in snapshot order, and each one's index.
+pub(crate) struct AclTable<'t> {
+    lists: Vec<&'t Arc<[Acl]>>,
+    /// By the address of the cache's shared list (nodes share it).
+    by_ptr: HashMap<usize, u32>,
+}
+
+impl AclTable<'_> {
+    /// The index of `acl`: found by address, as nodes share the cache's
+    /// lists; by value as the fallback.
+    pub(crate) fn index(&self, acl: &Arc<[Acl]>) -> io::Result<u32> {
+        if let Some(&i) = self.by_ptr.get(&acl_ptr(acl)) {
+            return Ok(i);
+        }
+        match self.lists.binary_search_by(|l| (***l).cmp(&**acl)) {
+            Ok(i) => Ok(i as u32),
+            Err(_) => Err(broken(format!("ACL {acl:?} is not in the cache"))),
+        }
+    }
+
+    /// The ACL section: the count, then each list.
+    pub(crate) fn write<W: Write>(&self, w: &mut SnapWriter<'_, W>) -> io::Result<()> {
+        write_acl_lists(w, self.lists.iter().map(|l| &***l))
+    }
+
+    /// Copies of the lists, in order (shared, not deep).
+    pub(crate) fn lists(&self) -> Vec<Arc<[Acl]>> {
+        self.lists.iter().map(|l| Arc::clone(l)).collect()
+    }
+}
+
+/// The ACL section: the count, then each list.
+pub(crate) fn write_acl_lists<'l, W: Write>(
+    w: &mut SnapWriter<'_, W>,
+    lists: impl ExactSizeIterator<Item = &'l [Acl]>,
+) -> io::Result<()> {
+    w.count(lists.len(), "ACL list count")?;
+    for list in lists {
+        w.count(list.len(), "ACL list")?;
+        for acl in list {
+            w.i32(acl.perms);
+            w.bytes(acl.id.scheme.as_bytes(), "ACL scheme")?;
+            w.bytes(acl.id.id.as_bytes(), "ACL id")?;
+        }
+        w.end_record()?;
+    }
+    Ok(())
+}
+
+/// The header: magic, version, last zxid, node count, and their CRC.
+pub(crate) fn write_header<W: Write>(w: &mut SnapWriter<'_, W>, last_zxid: i64, node_count: u64) {
+    w.buf.extend_from_slice(&SNAPSHOT_MAGIC);
+    w.u32(SNAPSHOT_FORMAT_VERSION);
+    w.i64(last_zxid);
+    w.u64(node_count);
+    let header_crc = crc32c::crc32c(&w.buf);
+    w.u32(header_crc);
+}
+
+/// One node record.
+pub(crate) fn write_node<W: Write>(
+    w: &mut SnapWriter<'_, W>,
+    path: &str,
+    node: &Node,
+    acl_index: u32,
+) -> io::Result<()> {
+    w.bytes(path.as_bytes(), "path")?;
+    w.bytes(&node.data, "data")?;
+    w.u32(acl_index);
+    let s = &node.stat;
+    w.i64(s.czxid);
+    w.i64(s.mzxid);
+    w.i64(s.pzxid);
+    w.i64(s.ctime);
+    w.i64(s.mtime);
+    w.i64(s.ephemeral_owner);
+    w.i32(s.version);
+    w.i32(s.cversion);
+    w.i32(s.aversion);
+    w.end_record()
 }
 
 /// The address of a shared ACL list, as a map key (identity, not order).

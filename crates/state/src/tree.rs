@@ -74,6 +74,9 @@ pub struct DataTree {
     pub(crate) undo: Vec<Undo>,
     pub(crate) triggers: Vec<WatchTrigger>,
     pub(crate) warnings: Vec<String>,
+    /// The paths changed since the last snapshot point, when kept
+    /// (`snapshot_merge`).
+    pub(crate) changes: crate::snapshot_merge::Changes,
 }
 
 impl DataTree {
@@ -114,6 +117,7 @@ impl DataTree {
             undo: Vec::new(),
             triggers: Vec::new(),
             warnings: Vec::new(),
+            changes: Default::default(),
         }
     }
 

@@ -11,6 +11,7 @@ use rzk_proto::records::{DeleteRequest, SetAclRequest, SetDataRequest};
 use rzk_proto::request::{CreateOp, MultiOp};
 use rzk_proto::{Acl, CreateMode, Id, OpCode, Perms};
 use rzk_state::snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
+use rzk_state::snapshot_merge::merge_snapshot;
 use rzk_state::{DataTree, Entry, SnapshotError, StateConfig, Txn, WriteOp};
 
 fn snapshot(tree: &DataTree) -> Vec<u8> {
@@ -410,6 +411,35 @@ fn nodes_out_of_preorder_load_when_their_parent_came_first() {
     }
 }
 
+/// A merge reads its base to the end and checks it like a load: a damaged
+/// base is an error, not a snapshot. Changes not kept give no delta.
+#[test]
+fn a_merge_checks_its_base_and_needs_kept_changes() {
+    let mut zk = Zk::new();
+    zk.create_data("/app", b"old").unwrap();
+    zk.create("/app/bin").unwrap();
+    assert!(zk.tree.take_changes().is_none(), "nothing was kept");
+    let base = snapshot(&zk.tree);
+    zk.set("/app/bin", b"new", -1).unwrap();
+    let delta = zk.tree.take_changes().expect("kept since the last take");
+    assert_eq!(delta.changed_paths(), 1);
+    let mut bad = base.clone();
+    let n = bad.len();
+    bad[n - 20] ^= 1;
+    let mut out = Vec::new();
+    match merge_snapshot(&mut &bad[..], delta, &mut out) {
+        Err(SnapshotError::Checksum { .. }) => {}
+        other => panic!("damaged base: {:?}", other.map(|_| ())),
+    }
+    // A truncated base.
+    zk.set("/app/bin", b"newer", -1).unwrap();
+    let delta = zk.tree.take_changes().unwrap();
+    match merge_snapshot(&mut &base[..base.len() - 1], delta, &mut Vec::new()) {
+        Err(SnapshotError::Truncated) | Err(SnapshotError::Io(_)) => {}
+        other => panic!("truncated base: {:?}", other.map(|_| ())),
+    }
+}
+
 /// Recomputes the trailer's CRC, so a test can present damaged structure
 /// that the checksum does not catch (what a buggy writer could produce).
 fn recrc(bytes: &mut [u8]) {
@@ -562,6 +592,9 @@ const PATHS: &[(u32, &str)] = &[
     (2, "/a/y"),
     (2, "/b/x"),
     (2, "/a/x/z"),
+    // Sort before "/a/..." byte-wise, after its subtree in a snapshot.
+    (2, "/a!"),
+    (1, "/a!/x"),
     (3, "/zookeeper/quota/a"),
     (3, "/zookeeper/quota/a/zookeeper_limits"),
     (3, "/zookeeper/quota/a/zookeeper_stats"),
@@ -755,6 +788,39 @@ proptest! {
             prop_assert_eq!(ra, rb);
         }
         assert_same(&a, &b);
+    }
+
+    /// The previous snapshot merged with the changes kept since is the
+    /// tree's own snapshot, byte for byte, over two snapshot points in a row.
+    #[test]
+    fn a_merged_snapshot_is_the_trees_snapshot(
+        (entries, split, ext) in history(),
+        at in any::<prop::sample::Index>(),
+    ) {
+        let config = StateConfig {
+            extended_types_enabled: ext,
+            enforce_quota: true,
+            ..StateConfig::default()
+        };
+        let mut tree = DataTree::new(config);
+        for e in &entries[..split] {
+            tree.apply(e);
+        }
+        let mut base = snapshot(&tree);
+        tree.track_changes();
+        let mid = split + at.index(entries.len() - split + 1);
+        for part in [&entries[split..mid], &entries[mid..]] {
+            for e in part {
+                tree.apply(e);
+            }
+            let delta = tree.take_changes().expect("changes were kept");
+            let mut merged = Vec::new();
+            let meta = merge_snapshot(&mut &base[..], delta, &mut merged).unwrap();
+            let direct = snapshot(&tree);
+            prop_assert_eq!(&merged, &direct);
+            prop_assert_eq!(meta.size_bytes, merged.len() as u64);
+            base = merged;
+        }
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub(crate) fn apply(tree: &mut DataTree, entry: &Entry) -> Applied {
     // A failed single write changed nothing (validation precedes mutation);
     // a failed multi has rolled back. Either way the zxid is consumed, as
     // ZooKeeper's error transactions are.
+    tree.note_changes();
     tree.undo.clear();
     if entry.zxid > tree.last_zxid {
         tree.last_zxid = entry.zxid;

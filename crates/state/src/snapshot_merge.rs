@@ -1,0 +1,300 @@
+//! Snapshots by merge: the previous snapshot file plus what changed since,
+//! streamed into the new file without building a tree.
+//!
+//! Why: a snapshot of a big tree used to be built by loading the previous
+//! file into a second tree, replaying the log after it, and writing that
+//! tree out. With a million znodes the load alone was about a second of CPU,
+//! paid every snapCount entries, and under a steady write load the builder
+//! ran back to back (`docs/PERFORMANCE.md`). The live tree already knows
+//! what the entries changed: every mutation records the path it touched in
+//! the undo log. Kept across entries, those paths are the delta:
+//!
+//! - [`DataTree::track_changes`] starts keeping them, at a state a snapshot
+//!   file holds (a tree just loaded, or just snapshotted);
+//! - [`DataTree::take_changes`], between two entries, encodes the current
+//!   record of each changed path (or notes it deleted) along with the small
+//!   sections that are always written whole (ACL lists, sessions, quota
+//!   trie), and starts over;
+//! - [`merge_snapshot`] (on a blocking thread) walks the previous file's
+//!   records in order beside the sorted changes and writes the new file.
+//!
+//! The result is byte for byte what [`DataTree::write_snapshot`] writes for
+//! the tree at that point (tests check it over random histories). The base
+//! file is read through its trailer and checked like any load; anything
+//! that does not fit (a record out of order, an ACL list missing, the node
+//! count off) is an error, and the caller falls back to a replay.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::ops::Range;
+use std::sync::Arc;
+
+use rzk_proto::Acl;
+
+use crate::snapshot::{
+    corrupt, io_error, write_acl_lists, write_header, write_node, SnapReader, SnapWriter,
+    SnapshotError, SnapshotMeta,
+};
+use crate::store::Undo;
+use crate::tree::DataTree;
+
+/// At most this many changed paths are kept between two snapshots; beyond
+/// it the delta is dropped (the next snapshot is built by replay) rather
+/// than grow without bound when snapshots stop being taken.
+pub const CHANGED_PATHS_MAX: usize = 1 << 21;
+
+/// Whether the tree keeps the paths its entries change.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Changes {
+    /// Not since the last snapshot point: no delta to give.
+    #[default]
+    Off,
+    /// Each changed path and the slot its node had just after the change
+    /// (`None`: no node), looked up while the node is still in the cache.
+    /// Nothing moves a node between two changes to its path, so the slot
+    /// still holds it when the changes are taken.
+    Tracking(HashMap<Box<str>, Option<u32>, foldhash::fast::RandomState>),
+}
+
+/// What changed in a tree between two snapshot points, ready to merge onto
+/// the snapshot taken at the first (see the module doc).
+#[derive(Debug)]
+pub struct SnapshotDelta {
+    last_zxid: i64,
+    node_count: u64,
+    acl_lists: Vec<Arc<[Acl]>>,
+    /// Each changed path and its record in `records`, or `None` when the
+    /// path holds no node now. Unordered until the merge sorts it.
+    changed: Vec<(Box<str>, Option<Range<usize>>)>,
+    records: Vec<u8>,
+    /// The sessions and quota trie sections, encoded.
+    tail: Vec<u8>,
+}
+
+impl SnapshotDelta {
+    /// The zxid of the state the delta leads to.
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// How many paths changed.
+    pub fn changed_paths(&self) -> usize {
+        self.changed.len()
+    }
+}
+
+impl DataTree {
+    /// Starts keeping the paths entries change, from the current state,
+    /// which must be the state a snapshot file holds (for a later
+    /// [`DataTree::take_changes`] to merge onto).
+    pub fn track_changes(&mut self) {
+        self.changes = Changes::Tracking(HashMap::default());
+    }
+
+    /// The changes since tracking started or since the last take, to merge
+    /// onto the snapshot of that point; tracking restarts from now. `None`
+    /// when they were not all kept (tracking never started, or more than
+    /// [`CHANGED_PATHS_MAX`] paths changed). Call between entries: the delta
+    /// describes the tree as it is.
+    pub fn take_changes(&mut self) -> Option<SnapshotDelta> {
+        let Changes::Tracking(paths) = std::mem::take(&mut self.changes) else {
+            self.track_changes();
+            return None;
+        };
+        self.track_changes();
+        let acls = self.acl_table().ok()?;
+        // In slot order: the nodes are read front to back, not at random
+        // (a random lookup per path was 85% of taking 52,000 changes).
+        let mut paths: Vec<(Box<str>, Option<u32>)> = paths.into_iter().collect();
+        paths.sort_unstable_by_key(|(_, slot)| *slot);
+        let mut records = Vec::new();
+        let mut changed = Vec::with_capacity(paths.len());
+        {
+            let mut w = SnapWriter::new(&mut records);
+            for (path, slot) in paths {
+                let node = match slot.and_then(|slot| self.nodes.at(slot)) {
+                    Some((at, node)) if at == &*path => Some(node),
+                    // Defensive: the slot should hold it (see `Changes`).
+                    _ if slot.is_some() => self.nodes.get(&path),
+                    _ => None,
+                };
+                let range = match node {
+                    Some(node) => {
+                        let start = w.position();
+                        write_node(&mut w, &path, node, acls.index(&node.acl).ok()?).ok()?;
+                        Some(start..w.position())
+                    }
+                    None => None,
+                };
+                changed.push((path, range));
+            }
+            w.flush_all().ok()?;
+        }
+        let mut tail = Vec::new();
+        let mut w = SnapWriter::new(&mut tail);
+        self.write_tail(&mut w).ok()?;
+        w.flush_all().ok()?;
+        Some(SnapshotDelta {
+            last_zxid: self.last_zxid,
+            node_count: self.nodes.len() as u64,
+            acl_lists: acls.lists(),
+            changed,
+            records,
+            tail,
+        })
+    }
+
+    /// Moves the paths the entry just applied changed (its undo log) into
+    /// the kept set, if changes are being kept.
+    pub(crate) fn note_changes(&mut self) {
+        let Changes::Tracking(paths) = &mut self.changes else {
+            return;
+        };
+        for step in self.undo.drain(..) {
+            match step {
+                Undo::Created { path }
+                | Undo::Deleted { path, .. }
+                | Undo::Stat { path, .. }
+                | Undo::Data { path, .. }
+                | Undo::Acl { path, .. } => {
+                    let slot = self.nodes.slot_of(&path);
+                    paths.insert(path, slot);
+                }
+                // The quota trie is written whole.
+                Undo::Quotas(_) => {}
+            }
+        }
+        if paths.len() > CHANGED_PATHS_MAX {
+            self.changes = Changes::Off;
+        }
+    }
+}
+
+/// The order of nodes in a snapshot (preorder, siblings by name) as an order
+/// on full paths: byte order with `/` below every other byte, so that a
+/// node's subtree comes before its next sibling (`/a/b/c` before `/a/b!`).
+pub fn preorder_cmp(a: &str, b: &str) -> Ordering {
+    let key = |c: u8| if c == b'/' { 0 } else { u16::from(c) + 1 };
+    a.bytes().map(key).cmp(b.bytes().map(key))
+}
+
+/// Writes to `out` the snapshot of the state `delta` leads to, from `base`,
+/// the snapshot of the state it started from (see the module doc). `base`
+/// is read to its end and checked; an error leaves `out` incomplete (the
+/// caller discards it).
+pub fn merge_snapshot(
+    base: &mut impl Read,
+    mut delta: SnapshotDelta,
+    out: &mut impl Write,
+) -> Result<SnapshotMeta, SnapshotError> {
+    delta
+        .changed
+        .sort_unstable_by(|a, b| preorder_cmp(&a.0, &b.0));
+    let mut r = SnapReader::new(base);
+    let (_, base_count) = r.header()?;
+    // Base ACL index -> new index, for the records that did not change.
+    let renumber: Vec<Option<u32>> = r
+        .acl_lists()?
+        .iter()
+        .map(|list| {
+            delta
+                .acl_lists
+                .binary_search_by(|l| (**l).cmp(list.as_slice()))
+                .ok()
+                .map(|i| i as u32)
+        })
+        .collect();
+
+    let mut w = SnapWriter::new(out);
+    write_header(&mut w, delta.last_zxid, delta.node_count);
+    write_acl_lists(&mut w, delta.acl_lists.iter().map(|l| &**l)).map_err(io_error)?;
+
+    let mut written = 0u64;
+    let mut changed = delta.changed.iter().peekable();
+    let mut rec = Vec::new();
+    let mut previous = String::new();
+    for i in 0..base_count {
+        let (path, data) = r.node_record(&mut rec)?;
+        let path = std::str::from_utf8(&rec[path]).map_err(|_| corrupt("a path is not UTF-8"))?;
+        if i > 0 && preorder_cmp(&previous, path) != Ordering::Less {
+            return Err(corrupt(format!(
+                "base node {path:?} is out of order after {previous:?}"
+            )));
+        }
+        previous.clear();
+        previous.push_str(path);
+        // The changes that sort before this node, and its own.
+        let mut replaced = false;
+        while let Some((changed_path, record)) = changed.peek() {
+            let order = preorder_cmp(changed_path, path);
+            if order == Ordering::Greater {
+                break;
+            }
+            if let Some(range) = record {
+                w.raw(&delta.records[range.clone()]).map_err(io_error)?;
+                w.end_record().map_err(io_error)?;
+                written += 1;
+            }
+            changed.next();
+            if order == Ordering::Equal {
+                replaced = true;
+                break;
+            }
+        }
+        if replaced {
+            continue;
+        }
+        let at = data.end;
+        let mut index = [0u8; 4];
+        index.copy_from_slice(&rec[at..at + 4]);
+        let index = u32::from_be_bytes(index);
+        let Some(Some(new)) = renumber.get(index as usize) else {
+            return Err(corrupt(format!(
+                "unchanged node {path:?} has ACL list {index}, which the tree no longer holds"
+            )));
+        };
+        rec[at..at + 4].copy_from_slice(&new.to_be_bytes());
+        w.raw(&rec).map_err(io_error)?;
+        w.end_record().map_err(io_error)?;
+        written += 1;
+    }
+    for (_, record) in changed {
+        if let Some(range) = record {
+            w.raw(&delta.records[range.clone()]).map_err(io_error)?;
+            w.end_record().map_err(io_error)?;
+            written += 1;
+        }
+    }
+    // The rest of the base, read for its checks only.
+    r.tail()?;
+    r.trailer(base_count)?;
+    if written != delta.node_count {
+        return Err(corrupt(format!(
+            "the merge gave {written} nodes where the tree holds {}",
+            delta.node_count
+        )));
+    }
+    w.raw(&delta.tail).map_err(io_error)?;
+    w.finish(delta.node_count, delta.last_zxid)
+        .map_err(io_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Preorder, siblings by name: a node, then its subtree, then the next
+    /// sibling, whatever bytes the names hold.
+    #[test]
+    fn preorder_puts_a_subtree_before_the_next_sibling() {
+        let sorted = [
+            "/", "/a", "/a/b", "/a/b/c", "/a/b!", "/a!", "/a!/x", "/a0", "/b",
+        ];
+        for (i, a) in sorted.iter().enumerate() {
+            for (j, b) in sorted.iter().enumerate() {
+                assert_eq!(preorder_cmp(a, b), i.cmp(&j), "{a} vs {b}");
+            }
+        }
+    }
+}
