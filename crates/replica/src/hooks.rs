@@ -11,6 +11,7 @@
 use std::io;
 use std::sync::{Arc, OnceLock};
 
+use rzk_state::snapshot_merge::SnapshotDelta;
 use rzk_state::{Applied, Entry, Txn};
 
 use crate::types::NodeId;
@@ -46,6 +47,20 @@ pub trait ApplyHook: Send + Sync + 'static {
     /// its state to about a millisecond.
     fn encode_if_small(&self, max_bytes: usize) -> Option<Vec<u8>> {
         let _ = max_bytes;
+        None
+    }
+
+    /// The changes to the state since the last call, or since the state was
+    /// restored from or installed as a snapshot, to merge onto that
+    /// snapshot's file (`rzk_state::snapshot_merge`); keeping them restarts
+    /// from this point. `None` when they were not all kept (a hook that
+    /// never keeps them, or too many).
+    ///
+    /// Called on the apply path between two `apply` calls, like
+    /// [`ApplyHook::encode_if_small`], so the changes end exactly at the
+    /// last applied entry. A snapshot of a big tree is then a merge of the
+    /// previous file with them instead of a replay of the log onto it.
+    fn take_changes(&self) -> Option<SnapshotDelta> {
         None
     }
 }

@@ -48,6 +48,7 @@ pub mod leader_link;
 pub mod leader_watch;
 pub mod log_store;
 pub mod membership;
+pub mod merge;
 pub mod network;
 pub mod offline;
 pub mod pending;

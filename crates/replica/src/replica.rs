@@ -126,6 +126,7 @@ pub struct Replica {
     link_task: Option<JoinHandle<()>>,
     watch_task: Option<JoinHandle<()>>,
     tick_time_ms: u64,
+    snapshots: Arc<Snapshots>,
     /// How long a follower may not hear from its leader and still follow
     /// it: raft's longest election timeout, `(syncLimit + 1) × tickTime`.
     leader_silence_ms_max: u64,
@@ -201,7 +202,7 @@ impl Replica {
         };
         let incarnation = incarnation();
         let pending = Arc::new(Pending::new(config.node_id, incarnation));
-        let state_machine = StateMachine::new(hook, installer, pending.clone(), snapshots);
+        let state_machine = StateMachine::new(hook, installer, pending.clone(), snapshots.clone());
         let network = PeerNetwork::new(config.node_id, &config.cluster_name);
         let raft = Raft::build(
             config.node_id,
@@ -245,6 +246,7 @@ impl Replica {
             link_task: None,
             watch_task: None,
             tick_time_ms: u64::from(config.timing.tick_time_ms),
+            snapshots,
             leader_silence_ms_max: u64::from(config.timing.tick_time_ms)
                 * (u64::from(config.timing.sync_limit_ticks) + 1),
         })
@@ -312,6 +314,12 @@ impl Replica {
         let addr = self.peer_addr.map(|a| a.to_string()).unwrap_or_default();
         self.initialize(BTreeMap::from([(self.node_id, Member::at(addr))]))
             .await
+    }
+
+    /// How the snapshots built since start were made (encoded, merged,
+    /// replayed).
+    pub fn snapshot_builds(&self) -> crate::snapshots::BuildCounts {
+        self.snapshots.build_counts()
     }
 
     pub fn node_id(&self) -> NodeId {

@@ -18,9 +18,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::alias::{SnapshotMetaOf, SnapshotOf};
 use openraft::storage::RaftSnapshotBuilder;
+use rzk_state::snapshot_merge::SnapshotDelta;
 use rzk_state::StateConfig;
 
 use crate::hooks::LogSource;
+use crate::merge::merge_onto_file;
 use crate::replay::replay_snapshot;
 use crate::snapshot_store::{SnapshotStore, StoredSnapshot};
 use crate::types::{SnapshotBytes, SnapshotData, TypeConfig};
@@ -57,6 +59,7 @@ pub struct Snapshots {
     /// its bytes only while they are cheaper kept than read again (see
     /// [`Current`]).
     current: Mutex<Option<Current>>,
+    builds: Mutex<BuildCounts>,
 }
 
 /// The current snapshot. Its state part (about 200 MB at a million znodes)
@@ -79,7 +82,29 @@ impl std::fmt::Debug for Snapshots {
     }
 }
 
+/// How the snapshots built since start were made (builds that found a newer
+/// snapshot already current are not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildCounts {
+    /// From the live tree's encoding (a small tree).
+    pub encoded: u64,
+    /// By merging the live tree's changes onto the previous file.
+    pub merged: u64,
+    /// By replaying the log onto the previous file.
+    pub replayed: u64,
+}
+
 impl Snapshots {
+    /// How the snapshots built since start were made.
+    pub fn build_counts(&self) -> BuildCounts {
+        *self.builds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count_build(&self, how: impl FnOnce(&mut BuildCounts) -> &mut u64) {
+        let mut builds = self.builds.lock().unwrap_or_else(|e| e.into_inner());
+        *how(&mut builds) += 1;
+    }
+
     /// `restored` describes the snapshot the server restored its tree from
     /// at startup (`SnapshotStore::read_newest`), if any; it becomes the
     /// current snapshot. `state_config` must be the one the server's tree applies
@@ -105,6 +130,7 @@ impl Snapshots {
             state_config,
             retain_count,
             current: Mutex::new(restored.map(|meta| Current { meta, bytes: None })),
+            builds: Mutex::new(BuildCounts::default()),
         }
     }
 
@@ -205,13 +231,16 @@ impl Snapshots {
     }
 
     /// Builds and saves the snapshot at `target`: `encoded` when the state
-    /// machine encoded the live state at `target` (a small tree), else
-    /// streamed from the tree replaying the log into its file. Returns the
-    /// metadata of the snapshot now current. Blocking.
+    /// machine encoded the live state at `target` (a small tree); else the
+    /// live tree's kept `changes` merged onto the file they start from;
+    /// else (or when the merge fails) streamed from the tree replaying the
+    /// log into its file. Returns the metadata of the snapshot now current.
+    /// Blocking.
     fn build(
         &self,
         target: &SnapshotMetaOf<TypeConfig>,
         encoded: Option<Vec<u8>>,
+        changes: Option<(u64, SnapshotDelta)>,
     ) -> io::Result<SnapshotMetaOf<TypeConfig>> {
         // Nothing new since the current one, or a newer one was installed
         // meanwhile: openraft keeps whichever is newer.
@@ -227,7 +256,23 @@ impl Snapshots {
         }
         if let Some(bytes) = encoded {
             let path = self.store.save(target, &bytes)?;
+            self.count_build(|b| &mut b.encoded);
             return Ok(self.made_current(&path, target));
+        }
+        if let Some((base_index, delta)) = changes {
+            let merged = self.store.save_with(target, |out| {
+                merge_onto_file(&self.store, base_index, delta, target, out)
+            });
+            match merged {
+                Ok(path) => {
+                    self.count_build(|b| &mut b.merged);
+                    return Ok(self.made_current(&path, target));
+                }
+                Err(e) => tracing::warn!(
+                    base_index,
+                    "could not merge the changes onto the previous snapshot, replaying the log instead: {e}"
+                ),
+            }
         }
         let saved = self.store.save_with(target, |out| {
             replay_snapshot(&self.store, &*self.log, target, &self.state_config, out)
@@ -237,7 +282,10 @@ impl Snapshots {
             release();
         }
         match saved {
-            Ok(path) => Ok(self.made_current(&path, target)),
+            Ok(path) => {
+                self.count_build(|b| &mut b.replayed);
+                Ok(self.made_current(&path, target))
+            }
             // A snapshot from the leader installed while we replayed purges
             // the entries we were reading; it is newer, use it.
             Err(e) => match self.covering(target) {
@@ -272,6 +320,9 @@ pub struct SnapshotBuilder {
     target: SnapshotMetaOf<TypeConfig>,
     snapshots: Arc<Snapshots>,
     encoded: Option<Vec<u8>>,
+    /// The changes the live tree kept up to `target`, and the index of the
+    /// snapshot they start from.
+    changes: Option<(u64, SnapshotDelta)>,
 }
 
 impl SnapshotBuilder {
@@ -279,11 +330,13 @@ impl SnapshotBuilder {
         target: SnapshotMetaOf<TypeConfig>,
         snapshots: Arc<Snapshots>,
         encoded: Option<Vec<u8>>,
+        changes: Option<(u64, SnapshotDelta)>,
     ) -> Self {
         SnapshotBuilder {
             target,
             snapshots,
             encoded,
+            changes,
         }
     }
 }
@@ -295,8 +348,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let target = self.target.clone();
         let snapshots = self.snapshots.clone();
         let encoded = self.encoded.take();
+        let changes = self.changes.take();
         // Replay and encoding are CPU work, saving is blocking I/O.
-        let meta = tokio::task::spawn_blocking(move || snapshots.build(&target, encoded))
+        let meta = tokio::task::spawn_blocking(move || snapshots.build(&target, encoded, changes))
             .await
             .map_err(io::Error::other)??;
         // The state stays in its file: openraft keeps only the metadata.

@@ -48,6 +48,10 @@ pub struct StateMachine {
     pending: Arc<Pending>,
     last_applied: Option<LogId>,
     last_membership: StoredMembershipOf<TypeConfig>,
+    /// The log index the hook's kept changes start from: the snapshot the
+    /// server restored or installed, or the last snapshot point. The file
+    /// at this index is what [`ApplyHook::take_changes`] merges onto.
+    changes_since: Option<u64>,
     snapshots: Arc<Snapshots>,
     /// Reused between batches to avoid reallocating.
     batch: Vec<Entry>,
@@ -82,6 +86,7 @@ impl StateMachine {
             pending,
             last_applied,
             last_membership,
+            changes_since: last_applied.map(|id| id.index),
             snapshots,
             batch: Vec::with_capacity(APPLY_BATCH_ENTRIES_MAX),
             waiters: Vec::with_capacity(APPLY_BATCH_ENTRIES_MAX),
@@ -193,12 +198,22 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             last_log_id: self.last_applied,
             last_membership: self.last_membership.clone(),
         };
-        let encoded = if self.snapshots.covering(&target).is_some() {
-            None
+        let (encoded, changes) = if self.snapshots.covering(&target).is_some() {
+            (None, None)
         } else {
-            self.hook.encode_if_small(LIVE_SNAPSHOT_BYTES_MAX)
+            // Taken whenever a snapshot is built here, even an encoded one:
+            // the next changes start from this point, whose file this is.
+            let changes = self.hook.take_changes();
+            let base = std::mem::replace(
+                &mut self.changes_since,
+                target.last_log_id.map(|id| id.index),
+            );
+            (
+                self.hook.encode_if_small(LIVE_SNAPSHOT_BYTES_MAX),
+                base.zip(changes),
+            )
         };
-        SnapshotBuilder::new(target, self.snapshots.clone(), encoded)
+        SnapshotBuilder::new(target, self.snapshots.clone(), encoded, changes)
     }
 
     async fn install_snapshot(
@@ -234,6 +249,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.pending.abandon_all();
         self.last_applied = meta.last_log_id;
         self.last_membership = meta.last_membership.clone();
+        self.changes_since = meta.last_log_id.map(|id| id.index);
         Ok(())
     }
 

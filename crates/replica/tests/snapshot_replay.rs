@@ -198,6 +198,58 @@ async fn snapshots_of_the_encoded_live_tree_and_replayed_ones_chain() {
     replica.shutdown().await;
 }
 
+/// Snapshots built by merging the tree's kept changes onto the previous
+/// file are each the state at their index, chain across a restart (the
+/// restored tree keeps changes from the file it was read from), and take
+/// over from replay after the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_merged_from_kept_changes_chain_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = MemLogStore::new();
+    let tree = TreeState::merging(None);
+    let replica = start(dir.path(), 100, &log, &tree, None).await;
+    propose(&replica, create_session()).await;
+    for round in 0..6 {
+        write_varied(&replica, round * 200, 200).await;
+        snapshot_now(&replica, &tree).await;
+    }
+    let builds = replica.snapshot_builds();
+    assert_eq!(
+        builds.replayed, 1,
+        "only the first has no file to merge onto: {builds:?}"
+    );
+    assert!(builds.merged >= 5, "{builds:?}");
+    let store = SnapshotStore::open(dir.path()).expect("open");
+    each_is_the_state_at_its_index(&store, store.indexes().expect("indexes"), &tree.history());
+    let newest = store.load_newest().expect("load").expect("a snapshot");
+    assert!(newest.bytes[..] == tree.snapshot_bytes()[..]);
+    // A tail past the newest snapshot, then a restart from that file.
+    write_varied(&replica, 1200, 30).await;
+    let history = tree.history();
+    replica.shutdown().await;
+
+    let tree2 = TreeState::merging(Some(&newest.bytes));
+    let replica = start(dir.path(), 100, &log, &tree2, Some(newest)).await;
+    for round in 0..3 {
+        write_varied(&replica, 2000 + round * 200, 200).await;
+        snapshot_now(&replica, &tree2).await;
+    }
+    let builds = replica.snapshot_builds();
+    assert_eq!(
+        builds.replayed, 0,
+        "merged onto the restored file: {builds:?}"
+    );
+    assert!(builds.merged >= 3, "{builds:?}");
+    let mut all = history;
+    all.extend(tree2.history());
+    all.sort_by_key(|e| e.zxid);
+    all.dedup_by_key(|e| e.zxid);
+    each_is_the_state_at_its_index(&store, store.indexes().expect("indexes"), &all);
+    let newest = store.load_newest().expect("load").expect("a snapshot");
+    assert!(newest.bytes[..] == tree2.snapshot_bytes()[..]);
+    replica.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_replica_restores_replays_the_log_and_continues() {
     let dir = tempfile::tempdir().expect("tempdir");

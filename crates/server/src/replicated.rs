@@ -94,6 +94,25 @@ impl ApplyHook for ServerHooks {
             }
         }
     }
+
+    fn take_changes(&self) -> Option<rzk_state::snapshot_merge::SnapshotDelta> {
+        take_tree_changes(&*self.shared()?)
+    }
+}
+
+/// The tree's changes since the last snapshot point (see
+/// [`ApplyHook::take_changes`]), taken under the core lock.
+fn take_tree_changes(shared: &Shared) -> Option<rzk_state::snapshot_merge::SnapshotDelta> {
+    let started = std::time::Instant::now();
+    let delta = shared.core().tree.take_changes();
+    if let Some(delta) = &delta {
+        tracing::debug!(
+            "Took {} changed paths for a snapshot in {:?}",
+            delta.changed_paths(),
+            started.elapsed()
+        );
+    }
+    delta
 }
 
 /// Roughly what `write_snapshot` writes for `tree`: paths and data
@@ -116,7 +135,9 @@ impl SnapshotSource for ServerHooks {
         let Some(shared) = self.shared() else {
             return Err(io::Error::other("server not attached"));
         };
-        let tree = tree_from_snapshot(bytes, state_config(&shared.config))?;
+        let mut tree = tree_from_snapshot(bytes, state_config(&shared.config))?;
+        // The next snapshot merges onto the file just saved for this one.
+        tree.track_changes();
         let zxid = tree.last_zxid();
         shared
             .sessions()
@@ -165,7 +186,11 @@ pub fn load_snapshot(config: &ServerConfig) -> io::Result<Option<(SnapshotMeta, 
     // `state` is buffered by the store.
     store.read_newest(|_, mut state| {
         DataTree::read_snapshot(&mut state, state_config.clone())
-            .map(|(tree, _)| tree)
+            .map(|(mut tree, _)| {
+                // The replica's first snapshot merges onto this file.
+                tree.track_changes();
+                tree
+            })
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
     })
 }

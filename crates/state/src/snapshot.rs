@@ -191,11 +191,6 @@ impl<'a, W: Write> SnapWriter<'a, W> {
         })
     }
 
-    /// Bytes written so far, buffered or passed on.
-    pub(crate) fn position(&self) -> usize {
-        self.size_bytes as usize + self.buf.len()
-    }
-
     /// Passes on what is buffered and flushes `out` (for pieces of a
     /// snapshot, which have no trailer of their own).
     pub(crate) fn flush_all(mut self) -> io::Result<()> {
@@ -756,18 +751,48 @@ pub(crate) fn write_node<W: Write>(
 ) -> io::Result<()> {
     w.bytes(path.as_bytes(), "path")?;
     w.bytes(&node.data, "data")?;
-    w.u32(acl_index);
-    let s = &node.stat;
-    w.i64(s.czxid);
-    w.i64(s.mzxid);
-    w.i64(s.pzxid);
-    w.i64(s.ctime);
-    w.i64(s.mtime);
-    w.i64(s.ephemeral_owner);
-    w.i32(s.version);
-    w.i32(s.cversion);
-    w.i32(s.aversion);
+    encode_node_tail(&mut w.buf, acl_index, &node.stat);
     w.end_record()
+}
+
+/// One node record appended to `buf`, as [`write_node`] writes it (for
+/// records gathered in memory rather than streamed).
+pub(crate) fn encode_node(
+    buf: &mut Vec<u8>,
+    path: &str,
+    node: &Node,
+    acl_index: u32,
+) -> io::Result<()> {
+    for (bytes, what) in [(path.as_bytes(), "path"), (&node.data[..], "data")] {
+        let len = i32::try_from(bytes.len()).map_err(|_| too_large(what))?;
+        buf.extend_from_slice(&len.to_be_bytes());
+        buf.extend_from_slice(bytes);
+    }
+    encode_node_tail(buf, acl_index, &node.stat);
+    Ok(())
+}
+
+/// The size of the record [`encode_node`] appends.
+pub(crate) fn node_record_bytes(path: &str, node: &Node) -> usize {
+    4 + path.len() + 4 + node.data.len() + NODE_FIXED_BYTES
+}
+
+/// A node record's fixed tail: the ACL index and the stored Stat.
+fn encode_node_tail(buf: &mut Vec<u8>, acl_index: u32, s: &StoredStat) {
+    buf.extend_from_slice(&acl_index.to_be_bytes());
+    for v in [
+        s.czxid,
+        s.mzxid,
+        s.pzxid,
+        s.ctime,
+        s.mtime,
+        s.ephemeral_owner,
+    ] {
+        buf.extend_from_slice(&v.to_be_bytes());
+    }
+    for v in [s.version, s.cversion, s.aversion] {
+        buf.extend_from_slice(&v.to_be_bytes());
+    }
 }
 
 /// The address of a shared ACL list, as a map key (identity, not order).

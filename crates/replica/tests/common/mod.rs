@@ -32,6 +32,9 @@ pub struct TreeState {
     /// (the first, third, ...) with the tree's bytes and counts it here, so
     /// snapshots are built both ways in turn; otherwise it never does.
     alternate_encoding: Option<std::sync::atomic::AtomicU64>,
+    /// When set, the tree keeps its changes and hands them to every
+    /// snapshot build ([`ApplyHook::take_changes`]), as the server does.
+    merging: bool,
 }
 
 impl TreeState {
@@ -53,6 +56,34 @@ impl TreeState {
                 history: Vec::new(),
             }),
             alternate_encoding: None,
+            merging: false,
+        })
+    }
+
+    /// A tree that keeps its changes for snapshot builds to merge, as the
+    /// server's does: fresh, or read from snapshot bytes (a restart).
+    pub fn merging(restored: Option<&[u8]>) -> Arc<Self> {
+        let mut tree = match restored {
+            Some(bytes) => {
+                let (mut tree, _) =
+                    DataTree::read_snapshot(&mut &bytes[..], StateConfig::default())
+                        .expect("snapshot reads");
+                tree.track_changes();
+                tree
+            }
+            None => DataTree::new(StateConfig::default()),
+        };
+        if restored.is_none() {
+            // Nothing to merge onto until the first snapshot.
+            assert!(tree.take_changes().is_none());
+        }
+        Arc::new(TreeState {
+            inner: Mutex::new(Inner {
+                tree,
+                history: Vec::new(),
+            }),
+            alternate_encoding: None,
+            merging: true,
         })
     }
 
@@ -65,6 +96,7 @@ impl TreeState {
                 history: Vec::new(),
             }),
             alternate_encoding: Some(std::sync::atomic::AtomicU64::new(0)),
+            merging: false,
         })
     }
 
@@ -165,12 +197,22 @@ impl ApplyHook for TreeState {
         let bytes = self.snapshot_bytes();
         (asked % 2 == 0 && bytes.len() <= max_bytes).then_some(bytes)
     }
+
+    fn take_changes(&self) -> Option<rzk_state::snapshot_merge::SnapshotDelta> {
+        if !self.merging {
+            return None;
+        }
+        self.inner().tree.take_changes()
+    }
 }
 
 impl SnapshotSource for TreeState {
     fn install(&self, bytes: &[u8]) -> io::Result<()> {
-        let (tree, _) = DataTree::read_snapshot(&mut &bytes[..], StateConfig::default())
+        let (mut tree, _) = DataTree::read_snapshot(&mut &bytes[..], StateConfig::default())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        if self.merging {
+            tree.track_changes();
+        }
         *self.inner() = Inner {
             tree,
             history: Vec::new(),
