@@ -2,16 +2,17 @@
 //! share (the snapshot directory, read access to the log, the newest snapshot
 //! cached in memory) and openraft's `RaftSnapshotBuilder`.
 //!
-//! A snapshot of a big tree is built without the server's tree:
-//! [`SnapshotBuilder`] holds only the target (last applied log id and
-//! membership when openraft asked), and on a blocking thread replays the log
-//! onto the newest snapshot at or before the target ([`crate::replay`]),
-//! saves the result durably, purges old files if configured, and makes it
-//! the current snapshot. Applying goes on meanwhile, untouched. A small tree
-//! (at most `LIVE_SNAPSHOT_BYTES_MAX` encoded) is encoded by the server
-//! between two applies instead, and the builder only writes those bytes:
-//! replaying snapCount entries costs as much as applying them did, far more
-//! than encoding a small tree.
+//! A snapshot of a big tree is built without pausing the server's tree:
+//! [`SnapshotBuilder`] holds the target (last applied log id and membership
+//! when openraft asked) and the changes the server's tree kept since the
+//! previous snapshot point, taken between two applies; on a blocking thread
+//! it merges them onto that snapshot's file ([`crate::merge`]), saves the
+//! result durably, purges old files if configured, and makes it the current
+//! snapshot. Applying goes on meanwhile. Without kept changes or a base file
+//! (the first snapshot, a purged or damaged base), it replays the log onto
+//! the newest snapshot at or before the target ([`crate::replay`]) instead.
+//! A small tree (at most `LIVE_SNAPSHOT_BYTES_MAX` encoded) is encoded by
+//! the server between two applies, and the builder only writes those bytes.
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
