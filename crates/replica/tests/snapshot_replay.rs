@@ -105,6 +105,15 @@ async fn snapshot_now(replica: &Replica, tree: &TreeState) -> u64 {
     }
 }
 
+/// `rounds` rounds of 200 varied writes numbered from `from`, each followed
+/// by a snapshot.
+async fn write_and_snapshot(replica: &Replica, tree: &TreeState, from: u64, rounds: u64) {
+    for round in 0..rounds {
+        write_varied(replica, from + round * 200, 200).await;
+        snapshot_now(replica, tree).await;
+    }
+}
+
 /// Every snapshot file in `indexes` holds exactly the state after the
 /// entries of `history` up to its index.
 fn each_is_the_state_at_its_index(store: &SnapshotStore, indexes: Vec<u64>, history: &[Entry]) {
@@ -184,10 +193,7 @@ async fn snapshots_of_the_encoded_live_tree_and_replayed_ones_chain() {
     let tree = TreeState::alternately_encoding();
     let replica = start(dir.path(), 100, &log, &tree, None).await;
     propose(&replica, create_session()).await;
-    for round in 0..6 {
-        write_varied(&replica, round * 200, 200).await;
-        snapshot_now(&replica, &tree).await;
-    }
+    write_and_snapshot(&replica, &tree, 0, 6).await;
     assert!(tree.encodings() >= 6, "builds asked: {}", tree.encodings());
     let store = SnapshotStore::open(dir.path()).expect("open");
     let indexes = store.indexes().expect("indexes");
@@ -209,10 +215,7 @@ async fn snapshots_merged_from_kept_changes_chain_across_a_restart() {
     let tree = TreeState::merging(None);
     let replica = start(dir.path(), 100, &log, &tree, None).await;
     propose(&replica, create_session()).await;
-    for round in 0..6 {
-        write_varied(&replica, round * 200, 200).await;
-        snapshot_now(&replica, &tree).await;
-    }
+    write_and_snapshot(&replica, &tree, 0, 6).await;
     let builds = replica.snapshot_builds();
     assert_eq!(
         builds.replayed, 1,
@@ -230,10 +233,7 @@ async fn snapshots_merged_from_kept_changes_chain_across_a_restart() {
 
     let tree2 = TreeState::merging(Some(&newest.bytes));
     let replica = start(dir.path(), 100, &log, &tree2, Some(newest)).await;
-    for round in 0..3 {
-        write_varied(&replica, 2000 + round * 200, 200).await;
-        snapshot_now(&replica, &tree2).await;
-    }
+    write_and_snapshot(&replica, &tree2, 2000, 3).await;
     let builds = replica.snapshot_builds();
     assert_eq!(
         builds.replayed, 0,

@@ -259,6 +259,9 @@ impl<'a, W: Write> SnapWriter<'a, W> {
     }
 }
 
+/// The quota trie as a snapshot holds it: (depth, name, marked) in preorder.
+type TriePreorder = Vec<(usize, String, bool)>;
+
 /// Hashes and counts what it reads; reads exactly the snapshot's bytes.
 pub(crate) struct SnapReader<'a, R: Read> {
     inp: &'a mut R,
@@ -439,10 +442,7 @@ impl<'a, R: Read> SnapReader<'a, R> {
 
     /// The sections after the nodes: the sessions (ids checked increasing),
     /// the quota trie's root flag and its preorder.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn tail(
-        &mut self,
-    ) -> Result<(Vec<SessionInfo>, bool, Vec<(usize, String, bool)>), SnapshotError> {
+    pub(crate) fn tail(&mut self) -> Result<(Vec<SessionInfo>, bool, TriePreorder), SnapshotError> {
         let session_count = self.u32()?;
         let mut sessions = Vec::new();
         let mut last_id = None;
