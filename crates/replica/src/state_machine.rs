@@ -201,17 +201,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let (encoded, changes) = if self.snapshots.covering(&target).is_some() {
             (None, None)
         } else {
-            // Taken whenever a snapshot is built here, even an encoded one:
-            // the next changes start from this point, whose file this is.
-            let changes = self.hook.take_changes();
+            // Either way the next changes start from this point, whose file
+            // this build writes (an encoding hook starts them over itself).
             let base = std::mem::replace(
                 &mut self.changes_since,
                 target.last_log_id.map(|id| id.index),
             );
-            (
-                self.hook.encode_if_small(LIVE_SNAPSHOT_BYTES_MAX),
-                base.zip(changes),
-            )
+            match self.hook.encode_if_small(LIVE_SNAPSHOT_BYTES_MAX) {
+                Some(bytes) => (Some(bytes), None),
+                None => (None, base.zip(self.hook.take_changes())),
+            }
         };
         SnapshotBuilder::new(target, self.snapshots.clone(), encoded, changes)
     }

@@ -71,7 +71,7 @@ impl ApplyHook for ServerHooks {
 
     fn encode_if_small(&self, max_bytes: usize) -> Option<Vec<u8>> {
         let shared = self.shared()?;
-        let core = shared.core();
+        let mut core = shared.core();
         let estimate = encoded_size_estimate(&core.tree);
         if estimate > max_bytes as u64 {
             return None;
@@ -85,6 +85,8 @@ impl ApplyHook for ServerHooks {
                     bytes.len(),
                     started.elapsed()
                 );
+                // The next snapshot's changes start from these bytes' file.
+                core.tree.track_changes();
                 Some(bytes)
             }
             Err(e) => {
@@ -96,23 +98,18 @@ impl ApplyHook for ServerHooks {
     }
 
     fn take_changes(&self) -> Option<rzk_state::snapshot_merge::SnapshotDelta> {
-        take_tree_changes(&*self.shared()?)
+        let shared = self.shared()?;
+        let started = std::time::Instant::now();
+        let delta = shared.core().tree.take_changes();
+        if let Some(delta) = &delta {
+            tracing::debug!(
+                "Took {} changed paths for a snapshot in {:?}",
+                delta.changed_paths(),
+                started.elapsed()
+            );
+        }
+        delta
     }
-}
-
-/// The tree's changes since the last snapshot point (see
-/// [`ApplyHook::take_changes`]), taken under the core lock.
-fn take_tree_changes(shared: &Shared) -> Option<rzk_state::snapshot_merge::SnapshotDelta> {
-    let started = std::time::Instant::now();
-    let delta = shared.core().tree.take_changes();
-    if let Some(delta) = &delta {
-        tracing::debug!(
-            "Took {} changed paths for a snapshot in {:?}",
-            delta.changed_paths(),
-            started.elapsed()
-        );
-    }
-    delta
 }
 
 /// Roughly what `write_snapshot` writes for `tree`: paths and data
