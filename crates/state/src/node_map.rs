@@ -167,14 +167,9 @@ impl NodeMap {
         if let Some(e) = found {
             return Err((e.slot, node));
         }
-        let slot = self.take_slot();
-        *self.slot_mut(slot) = Some(Slot {
-            path: path.into(),
-            node,
-        });
+        let slot = self.push_unindexed(path, node);
         self.index
             .insert_unique(spread(hash), IndexEntry { slot, hash }, |e| spread(e.hash));
-        self.len += 1;
         Ok(slot)
     }
 

@@ -227,36 +227,41 @@ impl<'a, W: Write> SnapWriter<'a, W> {
         Ok(())
     }
 
-    pub(crate) fn u8(&mut self, v: u8) {
+    fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }
 
-    pub(crate) fn u32(&mut self, v: u32) {
+    fn u32(&mut self, v: u32) {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
-    pub(crate) fn i32(&mut self, v: i32) {
+    fn i32(&mut self, v: i32) {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
-    pub(crate) fn i64(&mut self, v: i64) {
+    fn i64(&mut self, v: i64) {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
-    pub(crate) fn u64(&mut self, v: u64) {
+    fn u64(&mut self, v: u64) {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
-    pub(crate) fn count(&mut self, n: usize, what: &str) -> io::Result<()> {
+    fn count(&mut self, n: usize, what: &str) -> io::Result<()> {
         self.u32(u32::try_from(n).map_err(|_| too_large(what))?);
         Ok(())
     }
 
     /// A jute buffer: `i32` length, then the bytes.
-    pub(crate) fn bytes(&mut self, b: &[u8], what: &str) -> io::Result<()> {
+    fn bytes(&mut self, b: &[u8], what: &str) -> io::Result<()> {
         self.i32(i32::try_from(b.len()).map_err(|_| too_large(what))?);
         self.raw(b)
     }
+}
+
+/// A jute length prefix as a length: never negative.
+fn jute_len(n: i32, what: &str) -> Result<usize, SnapshotError> {
+    usize::try_from(n).map_err(|_| corrupt(format!("{what} length {n}")))
 }
 
 /// The quota trie as a snapshot holds it: (depth, name, marked) in preorder.
@@ -326,20 +331,9 @@ impl<'a, R: Read> SnapReader<'a, R> {
     /// as bytes actually arrive, so a corrupt length costs no more memory
     /// than the input holds.
     fn bytes_into(&mut self, v: &mut Vec<u8>, what: &str) -> Result<(), SnapshotError> {
-        let n = self.i32()?;
-        let len = usize::try_from(n).map_err(|_| corrupt(format!("{what} length {n}")))?;
+        let len = jute_len(self.i32()?, what)?;
         v.clear();
-        if len <= EAGER_ALLOC_BYTES {
-            v.resize(len, 0);
-            return self.exact(v);
-        }
-        (&mut *self.inp)
-            .take(len as u64)
-            .read_to_end(v)
-            .map_err(io_error)?;
-        if v.len() != len {
-            return Err(SnapshotError::Truncated);
-        }
+        self.append_unchecked(v, len)?;
         self.crc = crc32c::crc32c_append(self.crc, v);
         self.size_bytes += len as u64;
         Ok(())
@@ -371,8 +365,7 @@ impl<'a, R: Read> SnapReader<'a, R> {
         self.append_unchecked(rec, 4)?;
         let mut n = [0u8; 4];
         n.copy_from_slice(&rec[at..]);
-        let n = i32::from_be_bytes(n);
-        let len = usize::try_from(n).map_err(|_| corrupt(format!("{what} length {n}")))?;
+        let len = jute_len(i32::from_be_bytes(n), what)?;
         self.append_unchecked(rec, len)?;
         Ok(len)
     }
@@ -629,9 +622,7 @@ impl DataTree {
                 None => return Err(corrupt(format!("{path}: ACL index {acl_index}"))),
             };
             let parent = if i == 0 {
-                if path != "/" {
-                    return Err(corrupt(format!("the first node is {path:?}, not /")));
-                }
+                check_root(path)?;
                 None
             } else {
                 let on_chain = chained_parent(&tree, &mut ancestors, path)?;
@@ -823,6 +814,15 @@ fn parse_node_fixed(b: &[u8; NODE_FIXED_BYTES]) -> (u32, StoredStat) {
     (acl_index, stat)
 }
 
+/// The first node loaded must be `/`.
+fn check_root(path: &str) -> Result<(), SnapshotError> {
+    if path == "/" {
+        Ok(())
+    } else {
+        Err(corrupt(format!("the first node is {path:?}, not /")))
+    }
+}
+
 /// The key of `path`'s parent, for a node being loaded (which must have a
 /// name).
 fn parent_key(path: &str) -> Result<&str, SnapshotError> {
@@ -869,22 +869,13 @@ pub(crate) fn check_placement(
     first: bool,
 ) -> Result<(), SnapshotError> {
     if first {
-        return if path == "/" {
-            Ok(())
-        } else {
-            Err(corrupt(format!("the first node is {path:?}, not /")))
-        };
+        return check_root(path);
     }
-    let Some((parent, name)) = path::split_last(path) else {
-        return Err(corrupt(format!("node path {path:?} has no /")));
-    };
-    if name.is_empty() {
-        return Err(corrupt(format!("node path {path:?} ends in /")));
-    }
+    let parent = parent_key(path)?;
     if tree.nodes.contains_key(path) {
         return Err(corrupt(format!("node {path:?} appears twice")));
     }
-    if !tree.nodes.contains_key(DataTree::key(parent)) {
+    if !tree.nodes.contains_key(parent) {
         return Err(corrupt(format!("node {path:?} comes before its parent")));
     }
     Ok(())

@@ -74,11 +74,6 @@ pub struct SnapshotDelta {
 }
 
 impl SnapshotDelta {
-    /// The zxid of the state the delta leads to.
-    pub fn last_zxid(&self) -> i64 {
-        self.last_zxid
-    }
-
     /// How many paths changed.
     pub fn changed_paths(&self) -> usize {
         self.changed.len()
@@ -231,9 +226,7 @@ pub fn merge_snapshot(
                 break;
             }
             if let Some(record) = record {
-                w.raw(record).map_err(io_error)?;
-                w.end_record().map_err(io_error)?;
-                written += 1;
+                write_record(&mut w, record, &mut written)?;
             }
             changed.next();
             if order == Ordering::Equal {
@@ -254,15 +247,11 @@ pub fn merge_snapshot(
             )));
         };
         rec[at..at + 4].copy_from_slice(&new.to_be_bytes());
-        w.raw(&rec).map_err(io_error)?;
-        w.end_record().map_err(io_error)?;
-        written += 1;
+        write_record(&mut w, &rec, &mut written)?;
     }
     for (_, record) in changed {
         if let Some(record) = record {
-            w.raw(record).map_err(io_error)?;
-            w.end_record().map_err(io_error)?;
-            written += 1;
+            write_record(&mut w, record, &mut written)?;
         }
     }
     // The rest of the base, read for its checks only.
@@ -277,6 +266,18 @@ pub fn merge_snapshot(
     w.raw(&delta.tail).map_err(io_error)?;
     w.finish(delta.node_count, delta.last_zxid)
         .map_err(io_error)
+}
+
+/// One whole node record into the merged snapshot, counted.
+fn write_record<W: Write>(
+    w: &mut SnapWriter<'_, W>,
+    record: &[u8],
+    written: &mut u64,
+) -> Result<(), SnapshotError> {
+    w.raw(record).map_err(io_error)?;
+    w.end_record().map_err(io_error)?;
+    *written += 1;
+    Ok(())
 }
 
 #[cfg(test)]
