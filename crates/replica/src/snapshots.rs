@@ -19,11 +19,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::alias::{SnapshotMetaOf, SnapshotOf};
 use openraft::storage::RaftSnapshotBuilder;
-use rzk_state::snapshot_merge::SnapshotDelta;
 use rzk_state::StateConfig;
 
 use crate::hooks::LogSource;
-use crate::merge::merge_onto_file;
+use crate::merge::{merge_onto_file, TakenChanges};
 use crate::replay::replay_snapshot;
 use crate::snapshot_store::{SnapshotStore, StoredSnapshot};
 use crate::types::{SnapshotBytes, SnapshotData, TypeConfig};
@@ -241,7 +240,7 @@ impl Snapshots {
         &self,
         target: &SnapshotMetaOf<TypeConfig>,
         encoded: Option<Vec<u8>>,
-        changes: Option<(u64, SnapshotDelta)>,
+        changes: Option<(u64, TakenChanges)>,
     ) -> io::Result<SnapshotMetaOf<TypeConfig>> {
         // Nothing new since the current one, or a newer one was installed
         // meanwhile: openraft keeps whichever is newer.
@@ -260,10 +259,15 @@ impl Snapshots {
             self.count_build(|b| &mut b.encoded);
             return Ok(self.made_current(&path, target));
         }
-        if let Some((base_index, delta)) = changes {
-            let merged = self.store.save_with(target, |out| {
-                merge_onto_file(&self.store, base_index, delta, target, out)
-            });
+        if let Some((base_index, taken)) = changes {
+            let merged = match taken.collect() {
+                Some(delta) => self.store.save_with(target, |out| {
+                    merge_onto_file(&self.store, base_index, delta, target, out)
+                }),
+                None => Err(io::Error::other(
+                    "the changes taken were lost before their records were encoded",
+                )),
+            };
             match merged {
                 Ok(path) => {
                     self.count_build(|b| &mut b.merged);
@@ -323,7 +327,7 @@ pub struct SnapshotBuilder {
     encoded: Option<Vec<u8>>,
     /// The changes the live tree kept up to `target`, and the index of the
     /// snapshot they start from.
-    changes: Option<(u64, SnapshotDelta)>,
+    changes: Option<(u64, TakenChanges)>,
 }
 
 impl SnapshotBuilder {
@@ -331,7 +335,7 @@ impl SnapshotBuilder {
         target: SnapshotMetaOf<TypeConfig>,
         snapshots: Arc<Snapshots>,
         encoded: Option<Vec<u8>>,
-        changes: Option<(u64, SnapshotDelta)>,
+        changes: Option<(u64, TakenChanges)>,
     ) -> Self {
         SnapshotBuilder {
             target,

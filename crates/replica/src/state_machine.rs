@@ -24,6 +24,7 @@ use rzk_state::Entry;
 
 use crate::hooks::{ApplyHook, SnapshotSource};
 use crate::membership::config_entry;
+use crate::merge::TakenChanges;
 use crate::pending::Pending;
 use crate::snapshot_store::StoredSnapshot;
 use crate::snapshots::{SnapshotBuilder, Snapshots};
@@ -209,7 +210,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             );
             match self.hook.encode_if_small(LIVE_SNAPSHOT_BYTES_MAX) {
                 Some(bytes) => (Some(bytes), None),
-                None => (None, base.zip(self.hook.take_changes())),
+                None => (None, base.zip(TakenChanges::take(&self.hook))),
             }
         };
         SnapshotBuilder::new(target, self.snapshots.clone(), encoded, changes)

@@ -17,6 +17,7 @@ use rzk_replica::hooks::{ApplyHook, LeaderSessions, SnapshotSource};
 use rzk_replica::{Member, Replica, ReplicaConfig, SnapshotMeta, Timing, WalLogStore};
 
 use crate::ensemble::Role;
+use rzk_state::snapshot_merge::{ChangesTicket, TakeStep};
 use rzk_state::{Applied, DataTree, Entry, Txn};
 
 use crate::config::ServerConfig;
@@ -97,18 +98,25 @@ impl ApplyHook for ServerHooks {
         }
     }
 
-    fn take_changes(&self) -> Option<rzk_state::snapshot_merge::SnapshotDelta> {
+    fn take_changes(&self) -> Option<ChangesTicket> {
         let shared = self.shared()?;
         let started = std::time::Instant::now();
-        let delta = shared.core().tree.take_changes();
-        if let Some(delta) = &delta {
-            tracing::debug!(
-                "Took {} changed paths for a snapshot in {:?}",
-                delta.changed_paths(),
-                started.elapsed()
-            );
+        let ticket = shared.core().tree.take_changes();
+        tracing::debug!("Took the changes for a snapshot in {:?}", started.elapsed());
+        ticket
+    }
+
+    fn encode_taken(&self, ticket: ChangesTicket, max_paths: usize) -> TakeStep {
+        match self.shared() {
+            Some(shared) => shared.core().tree.encode_taken(ticket, max_paths),
+            None => TakeStep::Lost,
         }
-        delta
+    }
+
+    fn drop_taken(&self, ticket: ChangesTicket) {
+        if let Some(shared) = self.shared() {
+            shared.core().tree.drop_taken(ticket);
+        }
     }
 }
 

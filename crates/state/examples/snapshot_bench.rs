@@ -183,7 +183,7 @@ fn main() -> std::io::Result<()> {
     changes(&mut tree, "new", 3);
     let changed = started.elapsed();
     let started = Instant::now();
-    let delta = tree.take_changes().expect("changes kept");
+    let delta = tree.take_all_changes().expect("changes kept");
     let taken = started.elapsed();
     let paths = delta.changed_paths();
     let started = Instant::now();

@@ -534,8 +534,8 @@ impl DataTree {
 
     /// Every ACL list in use, numbered as a snapshot of this tree numbers
     /// them.
-    pub(crate) fn acl_table(&self) -> io::Result<AclTable<'_>> {
-        let lists: Vec<&Arc<[Acl]>> = self.acls.iter().collect();
+    pub(crate) fn acl_table(&self) -> io::Result<AclTable> {
+        let lists: Vec<Arc<[Acl]>> = self.acls.iter().cloned().collect();
         let mut by_ptr: HashMap<usize, u32> = HashMap::with_capacity(lists.len());
         for (i, list) in lists.iter().enumerate() {
             let i = u32::try_from(i).map_err(|_| too_large("ACL list count"))?;
@@ -674,21 +674,24 @@ impl DataTree {
     }
 }
 
-/// The ACL lists of a tree in snapshot order, and each one's index.
-pub(crate) struct AclTable<'t> {
-    lists: Vec<&'t Arc<[Acl]>>,
+/// The ACL lists of a tree in snapshot order, and each one's index. It
+/// holds the lists (shared), so an index stays valid while the tree changes
+/// (`snapshot_merge` encodes records after the snapshot point).
+#[derive(Debug)]
+pub(crate) struct AclTable {
+    lists: Vec<Arc<[Acl]>>,
     /// By the address of the cache's shared list (nodes share it).
     by_ptr: HashMap<usize, u32>,
 }
 
-impl AclTable<'_> {
+impl AclTable {
     /// The index of `acl`: found by address, as nodes share the cache's
     /// lists; by value as the fallback.
     pub(crate) fn index(&self, acl: &Arc<[Acl]>) -> io::Result<u32> {
         if let Some(&i) = self.by_ptr.get(&acl_ptr(acl)) {
             return Ok(i);
         }
-        match self.lists.binary_search_by(|l| (***l).cmp(&**acl)) {
+        match self.lists.binary_search_by(|l| (**l).cmp(&**acl)) {
             Ok(i) => Ok(i as u32),
             Err(_) => Err(broken(format!("ACL {acl:?} is not in the cache"))),
         }
@@ -696,12 +699,12 @@ impl AclTable<'_> {
 
     /// The ACL section: the count, then each list.
     pub(crate) fn write<W: Write>(&self, w: &mut SnapWriter<'_, W>) -> io::Result<()> {
-        write_acl_lists(w, self.lists.iter().map(|l| &***l))
+        write_acl_lists(w, self.lists.iter().map(|l| &**l))
     }
 
     /// Copies of the lists, in order (shared, not deep).
     pub(crate) fn lists(&self) -> Vec<Arc<[Acl]>> {
-        self.lists.iter().map(|l| Arc::clone(l)).collect()
+        self.lists.clone()
     }
 }
 

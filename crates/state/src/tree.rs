@@ -77,6 +77,9 @@ pub struct DataTree {
     /// The paths changed since the last snapshot point, when kept
     /// (`snapshot_merge`).
     pub(crate) changes: crate::snapshot_merge::Changes,
+    /// Changes taken at the last snapshot point whose records are still
+    /// being encoded (`snapshot_merge`); every mutation checks it first.
+    pub(crate) taking: crate::snapshot_merge::TakingSlot,
 }
 
 impl DataTree {
@@ -118,6 +121,7 @@ impl DataTree {
             triggers: Vec::new(),
             warnings: Vec::new(),
             changes: Default::default(),
+            taking: Default::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use rzk_proto::records::{DeleteRequest, SetAclRequest, SetDataRequest};
 use rzk_proto::request::{CreateOp, MultiOp};
 use rzk_proto::{Acl, CreateMode, Id, OpCode, Perms};
 use rzk_state::snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC};
-use rzk_state::snapshot_merge::merge_snapshot;
+use rzk_state::snapshot_merge::{merge_snapshot, TakeStep};
 use rzk_state::{DataTree, Entry, SnapshotError, StateConfig, Txn, WriteOp};
 
 fn snapshot(tree: &DataTree) -> Vec<u8> {
@@ -418,10 +418,13 @@ fn a_merge_checks_its_base_and_needs_kept_changes() {
     let mut zk = Zk::new();
     zk.create_data("/app", b"old").unwrap();
     zk.create("/app/bin").unwrap();
-    assert!(zk.tree.take_changes().is_none(), "nothing was kept");
+    assert!(zk.tree.take_all_changes().is_none(), "nothing was kept");
     let base = snapshot(&zk.tree);
     zk.set("/app/bin", b"new", -1).unwrap();
-    let delta = zk.tree.take_changes().expect("kept since the last take");
+    let delta = zk
+        .tree
+        .take_all_changes()
+        .expect("kept since the last take");
     assert_eq!(delta.changed_paths(), 1);
     let mut bad = base.clone();
     let n = bad.len();
@@ -433,11 +436,40 @@ fn a_merge_checks_its_base_and_needs_kept_changes() {
     }
     // A truncated base.
     zk.set("/app/bin", b"newer", -1).unwrap();
-    let delta = zk.tree.take_changes().unwrap();
+    let delta = zk.tree.take_all_changes().unwrap();
     match merge_snapshot(&mut &base[..base.len() - 1], delta, &mut Vec::new()) {
         Err(SnapshotError::Truncated) | Err(SnapshotError::Io(_)) => {}
         other => panic!("truncated base: {:?}", other.map(|_| ())),
     }
+}
+
+/// Changes are finished only under the ticket they were taken with: a
+/// later take gives up an unfinished one, and a ticket means nothing to
+/// another tree (a builder must never merge changes onto the wrong base).
+#[test]
+fn taken_changes_are_finished_only_under_their_own_ticket() {
+    let mut zk = Zk::new();
+    zk.tree.track_changes();
+    zk.create_data("/app", b"v1").unwrap();
+    zk.create("/app/bin").unwrap();
+    let first = zk.tree.take_changes().expect("kept");
+    let mut other = Zk::new();
+    other.tree.track_changes();
+    other.create("/app").unwrap();
+    let theirs = other.tree.take_changes().expect("kept");
+    assert!(matches!(zk.tree.encode_taken(theirs, 10), TakeStep::Lost));
+    zk.set("/app", b"v2", -1).unwrap();
+    let second = zk.tree.take_changes().expect("kept");
+    assert!(matches!(zk.tree.encode_taken(first, 10), TakeStep::Lost));
+    match zk.tree.encode_taken(second, 10) {
+        TakeStep::Done(delta) => assert_eq!(delta.changed_paths(), 1),
+        other => panic!("{other:?}"),
+    }
+    // Given up: nothing left to finish.
+    zk.set("/app", b"v3", -1).unwrap();
+    let third = zk.tree.take_changes().expect("kept");
+    zk.tree.drop_taken(third);
+    assert!(matches!(zk.tree.encode_taken(third, 10), TakeStep::Lost));
 }
 
 /// Recomputes the trailer's CRC, so a test can present damaged structure
@@ -791,11 +823,15 @@ proptest! {
     }
 
     /// The previous snapshot merged with the changes kept since is the
-    /// tree's own snapshot, byte for byte, over two snapshot points in a row.
+    /// tree's own snapshot at the point they were taken, byte for byte,
+    /// over two snapshot points in a row; the first delta's records are
+    /// encoded a few at a time while later entries change the tree.
     #[test]
     fn a_merged_snapshot_is_the_trees_snapshot(
         (entries, split, ext) in history(),
         at in any::<prop::sample::Index>(),
+        encode_every in 0usize..4,
+        encode_paths in 1usize..4,
     ) {
         let config = StateConfig {
             extended_types_enabled: ext,
@@ -806,21 +842,40 @@ proptest! {
         for e in &entries[..split] {
             tree.apply(e);
         }
-        let mut base = snapshot(&tree);
+        let base = snapshot(&tree);
         tree.track_changes();
         let mid = split + at.index(entries.len() - split + 1);
-        for part in [&entries[split..mid], &entries[mid..]] {
-            for e in part {
-                tree.apply(e);
-            }
-            let delta = tree.take_changes().expect("changes were kept");
-            let mut merged = Vec::new();
-            let meta = merge_snapshot(&mut &base[..], delta, &mut merged).unwrap();
-            let direct = snapshot(&tree);
-            prop_assert_eq!(&merged, &direct);
-            prop_assert_eq!(meta.size_bytes, merged.len() as u64);
-            base = merged;
+        for e in &entries[split..mid] {
+            tree.apply(e);
         }
+        let ticket = tree.take_changes().expect("changes were kept");
+        let at_mid = snapshot(&tree);
+        let mut first = None;
+        for (i, e) in entries[mid..].iter().enumerate() {
+            tree.apply(e);
+            if first.is_none() && encode_every > 0 && i % encode_every == 0 {
+                match tree.encode_taken(ticket, encode_paths) {
+                    TakeStep::More => {}
+                    TakeStep::Done(delta) => first = Some(delta),
+                    TakeStep::Lost => panic!("the only take was lost"),
+                }
+            }
+        }
+        let first = match first {
+            Some(delta) => delta,
+            None => match tree.encode_taken(ticket, usize::MAX) {
+                TakeStep::Done(delta) => delta,
+                other => panic!("finishing the take: {other:?}"),
+            },
+        };
+        let mut merged = Vec::new();
+        let meta = merge_snapshot(&mut &base[..], first, &mut merged).unwrap();
+        prop_assert_eq!(&merged, &at_mid);
+        prop_assert_eq!(meta.size_bytes, merged.len() as u64);
+        let second = tree.take_all_changes().expect("changes were kept");
+        let mut again = Vec::new();
+        merge_snapshot(&mut &merged[..], second, &mut again).unwrap();
+        prop_assert_eq!(&again, &snapshot(&tree));
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl TreeState {
         };
         if restored.is_none() {
             // Nothing to merge onto until the first snapshot.
-            assert!(tree.take_changes().is_none());
+            assert!(tree.take_all_changes().is_none());
         }
         Arc::new(TreeState {
             inner: Mutex::new(Inner {
@@ -198,11 +198,23 @@ impl ApplyHook for TreeState {
         (asked % 2 == 0 && bytes.len() <= max_bytes).then_some(bytes)
     }
 
-    fn take_changes(&self) -> Option<rzk_state::snapshot_merge::SnapshotDelta> {
+    fn take_changes(&self) -> Option<rzk_state::snapshot_merge::ChangesTicket> {
         if !self.merging {
             return None;
         }
         self.inner().tree.take_changes()
+    }
+
+    fn encode_taken(
+        &self,
+        ticket: rzk_state::snapshot_merge::ChangesTicket,
+        max_paths: usize,
+    ) -> rzk_state::snapshot_merge::TakeStep {
+        self.inner().tree.encode_taken(ticket, max_paths)
+    }
+
+    fn drop_taken(&self, ticket: rzk_state::snapshot_merge::ChangesTicket) {
+        self.inner().tree.drop_taken(ticket)
     }
 }
 

@@ -148,6 +148,8 @@ impl DataTree {
             return Stat::default();
         };
         let parent_key = DataTree::key(parent);
+        self.before_change(parent_key);
+        self.before_change(path);
         let parent_slot = self.nodes.slot_of(parent_key);
         let parent_acl = match parent_slot.and_then(|slot| self.nodes.node_at_mut(slot)) {
             Some(p) => {
@@ -200,6 +202,8 @@ impl DataTree {
             return;
         };
         let parent_key = DataTree::key(parent);
+        self.before_change(parent_key);
+        self.before_change(path);
         let parent_acl = match self.nodes.get_mut(parent_key) {
             Some(p) => {
                 self.undo.push(Undo::Stat {
@@ -260,6 +264,7 @@ impl DataTree {
         time_ms: i64,
     ) -> Stat {
         let extended = self.extended();
+        self.before_change(path);
         let Some(node) = self.nodes.node_at_mut(slot) else {
             return Stat::default();
         };
@@ -287,6 +292,7 @@ impl DataTree {
     /// `DataTree.setACL`: new ACL and aversion. No watch fires.
     pub(crate) fn set_node_acl(&mut self, path: &str, acl: &[Acl], aversion: i32) -> Stat {
         let extended = self.extended();
+        self.before_change(path);
         let shared = self.acls.intern(acl);
         let Some(node) = self.nodes.get_mut(path) else {
             return Stat::default();

@@ -124,6 +124,7 @@ impl DataTree {
 
     /// Replaces a quota node's data without touching its Stat.
     fn rewrite_quota_node(&mut self, path: &str, data: Vec<u8>) {
+        self.before_change(path);
         let Some(node) = self.nodes.get_mut(path) else {
             return;
         };

@@ -37,6 +37,33 @@ pub enum Undo {
     Quotas(Box<PathTrie>),
 }
 
+impl Undo {
+    /// The node map key of the node this step changed (`None`: the quota
+    /// trie, which snapshots write whole).
+    pub(crate) fn path(&self) -> Option<&str> {
+        match self {
+            Undo::Created { path }
+            | Undo::Deleted { path, .. }
+            | Undo::Stat { path, .. }
+            | Undo::Data { path, .. }
+            | Undo::Acl { path, .. } => Some(path),
+            Undo::Quotas(_) => None,
+        }
+    }
+
+    /// [`Undo::path`], owned.
+    pub(crate) fn into_path(self) -> Option<Box<str>> {
+        match self {
+            Undo::Created { path }
+            | Undo::Deleted { path, .. }
+            | Undo::Stat { path, .. }
+            | Undo::Data { path, .. }
+            | Undo::Acl { path, .. } => Some(path),
+            Undo::Quotas(_) => None,
+        }
+    }
+}
+
 impl DataTree {
     /// Undoes every change recorded since the log was last cleared, newest
     /// first, and drops the triggers those changes produced.
