@@ -62,6 +62,7 @@ pub mod state_machine;
 pub mod status;
 pub mod types;
 pub mod wal_log_store;
+pub mod writeback;
 
 pub use config::Timing;
 pub use hooks::{

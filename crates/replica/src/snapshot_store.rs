@@ -37,6 +37,7 @@ use openraft::alias::SnapshotMetaOf;
 
 use crate::network::wire::SNAPSHOT_BYTES_MAX;
 use crate::types::TypeConfig;
+use crate::writeback::PacedWriter;
 
 /// The first eight bytes of every snapshot file.
 pub const SNAPSHOT_FILE_MAGIC: [u8; 8] = *b"RZKRSNAP";
@@ -348,12 +349,13 @@ fn write_synced(
 ) -> io::Result<()> {
     let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
     // Same length as the final header: only the state's length and CRC differ.
-    file.write_all(&encode_header(meta, 0, 0)?)?;
+    let placeholder = encode_header(meta, 0, 0)?;
+    file.write_all(&placeholder)?;
     // Buffered before the checksum, so the CRC runs over large blocks.
     let mut out = io::BufWriter::with_capacity(
         1 << 20,
         StateWriter {
-            inner: &file,
+            inner: PacedWriter::new(&file, placeholder.len() as u64),
             len: 0,
             crc: 0,
         },
