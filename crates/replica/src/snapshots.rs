@@ -26,6 +26,7 @@ use crate::merge::{merge_onto_file, TakenChanges};
 use crate::replay::replay_snapshot;
 use crate::snapshot_store::{SnapshotStore, StoredSnapshot};
 use crate::types::{SnapshotBytes, SnapshotData, TypeConfig};
+use rzk_state::snapshot_merge::SnapshotDelta;
 
 /// What the process runs after a snapshot build has dropped its tree (see
 /// [`set_memory_release`]).
@@ -232,7 +233,8 @@ impl Snapshots {
 
     /// Builds and saves the snapshot at `target`: `encoded` when the state
     /// machine encoded the live state at `target` (a small tree); else the
-    /// live tree's kept `changes` merged onto the file they start from;
+    /// live tree's kept `changes` merged onto the file they start from
+    /// (`None` inside: they were lost before their records were encoded);
     /// else (or when the merge fails) streamed from the tree replaying the
     /// log into its file. Returns the metadata of the snapshot now current.
     /// Blocking.
@@ -240,7 +242,7 @@ impl Snapshots {
         &self,
         target: &SnapshotMetaOf<TypeConfig>,
         encoded: Option<Vec<u8>>,
-        changes: Option<(u64, TakenChanges)>,
+        changes: Option<(u64, Option<SnapshotDelta>)>,
     ) -> io::Result<SnapshotMetaOf<TypeConfig>> {
         // Nothing new since the current one, or a newer one was installed
         // meanwhile: openraft keeps whichever is newer.
@@ -259,8 +261,8 @@ impl Snapshots {
             self.count_build(|b| &mut b.encoded);
             return Ok(self.made_current(&path, target));
         }
-        if let Some((base_index, taken)) = changes {
-            let merged = match taken.collect() {
+        if let Some((base_index, delta)) = changes {
+            let merged = match delta {
                 Some(delta) => self.store.save_with(target, |out| {
                     merge_onto_file(&self.store, base_index, delta, target, out)
                 }),
@@ -354,12 +356,77 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let snapshots = self.snapshots.clone();
         let encoded = self.encoded.take();
         let changes = self.changes.take();
-        // Replay and encoding are CPU work, saving is blocking I/O.
-        let meta = tokio::task::spawn_blocking(move || snapshots.build(&target, encoded, changes))
-            .await
-            .map_err(io::Error::other)??;
+        // Merging, replaying and saving are CPU work and blocking I/O, on a
+        // thread of their own at a lower CPU priority: on a busy machine
+        // the requests' threads come first, and the build takes longer. A
+        // fresh thread, so no pooled one keeps the priority; started from
+        // the blocking pool, so the runtime knows work is under way (a
+        // paused test clock does not jump past it).
+        let meta = tokio::task::spawn_blocking(move || {
+            std::thread::Builder::new()
+                .name("rzk-snapshot".into())
+                .spawn(move || {
+                    // The records are encoded holding the server's state
+                    // lock: at full priority, so the lock is never held by
+                    // a thread the scheduler puts off.
+                    let changes = changes.map(|(base_index, taken)| (base_index, taken.collect()));
+                    lower_this_threads_priority();
+                    snapshots.build(&target, encoded, changes)
+                })?
+                .join()
+                .map_err(|_| io::Error::other("the snapshot build thread panicked"))?
+        })
+        .await
+        .map_err(io::Error::other)??;
         // The state stays in its file: openraft keeps only the metadata.
         let snapshot = self.snapshots.data_of(&meta, None);
         Ok(SnapshotOf::<TypeConfig, _> { meta, snapshot })
+    }
+}
+
+/// The nice value of a snapshot build's thread: CFS gives it about a tenth
+/// of a core's share against a request thread when both want the CPU.
+const SNAPSHOT_THREAD_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`SNAPSHOT_THREAD_NICE`]
+/// (on Linux a nice value is per thread). Failure is logged and ignored.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscalls on the calling thread; no memory passed.
+        let rc = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, SNAPSHOT_THREAD_NICE)
+        };
+        if rc != 0 {
+            tracing::debug!(
+                "lowering the snapshot thread's priority: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod priority_tests {
+    use super::*;
+
+    /// The build thread's nice value is lowered for that thread alone.
+    #[test]
+    fn only_the_calling_thread_is_lowered() {
+        // SAFETY: plain syscalls on the calling thread.
+        let nice_of_this_thread = || unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::getpriority(libc::PRIO_PROCESS, tid)
+        };
+        let before = nice_of_this_thread();
+        let lowered = std::thread::spawn(move || {
+            lower_this_threads_priority();
+            nice_of_this_thread()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, SNAPSHOT_THREAD_NICE.max(before));
+        assert_eq!(nice_of_this_thread(), before, "the caller's own is unchanged");
     }
 }

@@ -149,8 +149,10 @@ mod tests {
         }
         w.flush().unwrap();
         assert!(!w.pace.failed, "sync_file_range failed on a plain file");
-        assert_eq!(w.pace.started_to, header.len() as u64 + 5 * WRITEBACK_CHUNK_BYTES);
-        drop(w);
+        assert_eq!(
+            w.pace.started_to,
+            header.len() as u64 + 5 * WRITEBACK_CHUNK_BYTES
+        );
         file.sync_all().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), expected);
     }
