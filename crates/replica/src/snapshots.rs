@@ -5,8 +5,9 @@
 //! A snapshot of a big tree is built without pausing the server's tree:
 //! [`SnapshotBuilder`] holds the target (last applied log id and membership
 //! when openraft asked) and the changes the server's tree kept since the
-//! previous snapshot point, taken between two applies; on a blocking thread
-//! it merges them onto that snapshot's file ([`crate::merge`]), saves the
+//! previous snapshot point, taken between two applies; on a thread of its
+//! own it has their records encoded, then, at a lower CPU priority, merges
+//! them onto that snapshot's file ([`crate::merge`]), saves the
 //! result durably, purges old files if configured, and makes it the current
 //! snapshot. Applying goes on meanwhile. Without kept changes or a base file
 //! (the first snapshot, a purged or damaged base), it replays the log onto
@@ -427,6 +428,10 @@ mod priority_tests {
         .join()
         .unwrap();
         assert_eq!(lowered, SNAPSHOT_THREAD_NICE.max(before));
-        assert_eq!(nice_of_this_thread(), before, "the caller's own is unchanged");
+        assert_eq!(
+            nice_of_this_thread(),
+            before,
+            "the caller's own is unchanged"
+        );
     }
 }
