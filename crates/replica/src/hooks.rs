@@ -44,10 +44,13 @@ pub trait ApplyHook: Send + Sync + 'static {
     /// snapCount entries, which costs as much CPU as applying them did and,
     /// under a steady write load on a small tree, took 15% of the server's
     /// CPU (docs/PERFORMANCE.md). The limit keeps the time the hook holds
-    /// its state to about a millisecond. A hook that keeps changes (see
-    /// [`ApplyHook::take_changes`]) starts them over when it encodes: the
-    /// file of these bytes is what the next changes merge onto, and
-    /// `take_changes` is not called for this snapshot.
+    /// its state to about a millisecond. `take_changes` is not called for
+    /// this snapshot; a hook that keeps changes (see
+    /// [`ApplyHook::take_changes`]) either starts them over when it
+    /// encodes (the file of these bytes is what the next changes merge
+    /// onto) or stops keeping them (the server does: the next snapshot of
+    /// a tree still small is encoded again, and one that grew is replayed
+    /// once).
     fn encode_if_small(&self, max_bytes: usize) -> Option<Vec<u8>> {
         let _ = max_bytes;
         None

@@ -203,7 +203,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             (None, None)
         } else {
             // Either way the next changes start from this point, whose file
-            // this build writes (an encoding hook starts them over itself).
+            // this build writes (an encoding hook starts them over itself,
+            // or stops keeping them until the next take).
             let base = std::mem::replace(
                 &mut self.changes_since,
                 target.last_log_id.map(|id| id.index),

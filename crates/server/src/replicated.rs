@@ -86,8 +86,13 @@ impl ApplyHook for ServerHooks {
                     bytes.len(),
                     started.elapsed()
                 );
-                // The next snapshot's changes start from these bytes' file.
-                core.tree.track_changes();
+                // A tree small enough to encode keeps no changes: keeping
+                // them costs every write a set insert and a lookup (about
+                // 3% of a set's CPU on 10,000 znodes), and its next
+                // snapshot is most likely encoded too. If it grew past the
+                // limit by then, that one snapshot is replayed, and the
+                // take there starts keeping changes again.
+                core.tree.stop_tracking_changes();
                 Some(bytes)
             }
             Err(e) => {

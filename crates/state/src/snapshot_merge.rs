@@ -173,6 +173,13 @@ impl DataTree {
         self.changes = Changes::Tracking(ChangedPaths::default());
     }
 
+    /// Stops keeping the paths entries change (each costs a set insert
+    /// and a lookup per changed node). The next [`DataTree::take_changes`]
+    /// gives none and starts keeping them again from there.
+    pub fn stop_tracking_changes(&mut self) {
+        self.changes = Changes::Off;
+    }
+
     /// Takes the changes since tracking started or since the last take, to
     /// merge onto the snapshot of that point; tracking restarts from now.
     /// `None` when they were not all kept (tracking never started, or more

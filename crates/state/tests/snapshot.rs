@@ -470,6 +470,16 @@ fn taken_changes_are_finished_only_under_their_own_ticket() {
     let third = zk.tree.take_changes().expect("kept");
     zk.tree.drop_taken(third);
     assert!(matches!(zk.tree.encode_taken(third, 10), TakeStep::Lost));
+    // Not kept: no delta, and the take starts keeping them again.
+    zk.tree.stop_tracking_changes();
+    zk.set("/app", b"v4", -1).unwrap();
+    assert!(zk.tree.take_all_changes().is_none());
+    zk.set("/app/bin", b"v1", -1).unwrap();
+    let kept = zk
+        .tree
+        .take_all_changes()
+        .expect("kept since the last take");
+    assert_eq!(kept.changed_paths(), 1);
 }
 
 /// Recomputes the trailer's CRC, so a test can present damaged structure
