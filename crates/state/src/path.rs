@@ -20,50 +20,26 @@ pub const CONFIG_ZOOKEEPER: &str = "/zookeeper/config";
 /// creates pass `sequential = true` (the trailing slash check is relaxed as in
 /// ZooKeeper, since a suffix will be appended).
 pub fn validate_path(path: &str, sequential: bool) -> Result<(), ErrorCode> {
-    if sequential {
-        // ZooKeeper validates `path + "1"`.
-        let mut with_suffix = String::with_capacity(path.len() + 1);
-        with_suffix.push_str(path);
-        with_suffix.push('1');
-        return validate(&with_suffix);
-    }
-    validate(path)
-}
-
-fn validate(path: &str) -> Result<(), ErrorCode> {
+    // Segment by segment, without allocating: it runs for every request.
     let bad = Err(ErrorCode::BadArguments);
-    let chars: Vec<char> = path.chars().collect();
-    if chars.first() != Some(&'/') {
+    let Some(rest) = path.strip_prefix('/') else {
         return bad;
-    }
-    if chars.len() == 1 {
+    };
+    if rest.is_empty() {
         return Ok(());
     }
-    if chars.last() == Some(&'/') {
-        return bad;
-    }
-    let mut last = '/';
-    for i in 1..chars.len() {
-        let c = chars[i];
-        let at_segment_end = i + 1 == chars.len() || chars[i + 1] == '/';
-        if c == '\0' {
-            return bad;
-        } else if c == '/' && last == '/' {
-            return bad; // empty segment
-        } else if c == '.' && last == '.' {
-            // `..` as a whole segment
-            if i >= 2 && chars[i - 2] == '/' && at_segment_end {
-                return bad;
-            }
-        } else if c == '.' {
-            // `.` as a whole segment
-            if chars[i - 1] == '/' && at_segment_end {
-                return bad;
-            }
-        } else if is_forbidden_char(c) {
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        // ZooKeeper validates a sequential path with a suffix appended
+        // (`path + "1"`), which makes its last segment whole whatever it
+        // was: `/a/`, `/a/.` and `/a/..` are fine there.
+        let suffixed = sequential && segments.peek().is_none();
+        if !suffixed && matches!(segment, "" | "." | "..") {
             return bad;
         }
-        last = c;
+        if segment.chars().any(|c| c == '\0' || is_forbidden_char(c)) {
+            return bad;
+        }
     }
     Ok(())
 }
@@ -186,6 +162,77 @@ mod tests {
             "/\u{1f600}",
         ] {
             assert!(!ok(bad), "{bad:?} should be invalid");
+        }
+    }
+
+    /// The first implementation, character by character over a collected
+    /// `Vec<char>` (one allocation per request), kept as the reference.
+    fn reference_validate_path(path: &str, sequential: bool) -> Result<(), ErrorCode> {
+        if sequential {
+            // ZooKeeper validates `path + "1"`.
+            let mut with_suffix = String::with_capacity(path.len() + 1);
+            with_suffix.push_str(path);
+            with_suffix.push('1');
+            return reference_validate(&with_suffix);
+        }
+        reference_validate(path)
+    }
+
+    fn reference_validate(path: &str) -> Result<(), ErrorCode> {
+        let bad = Err(ErrorCode::BadArguments);
+        let chars: Vec<char> = path.chars().collect();
+        if chars.first() != Some(&'/') {
+            return bad;
+        }
+        if chars.len() == 1 {
+            return Ok(());
+        }
+        if chars.last() == Some(&'/') {
+            return bad;
+        }
+        let mut last = '/';
+        for i in 1..chars.len() {
+            let c = chars[i];
+            let at_segment_end = i + 1 == chars.len() || chars[i + 1] == '/';
+            if c == '\0' {
+                return bad;
+            } else if c == '/' && last == '/' {
+                return bad; // empty segment
+            } else if c == '.' && last == '.' {
+                // `..` as a whole segment
+                if i >= 2 && chars[i - 2] == '/' && at_segment_end {
+                    return bad;
+                }
+            } else if c == '.' {
+                // `.` as a whole segment
+                if chars[i - 1] == '/' && at_segment_end {
+                    return bad;
+                }
+            } else if is_forbidden_char(c) {
+                return bad;
+            }
+            last = c;
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        /// Same verdict as the reference on any path made of the characters
+        /// the rules are about.
+        #[test]
+        fn segment_validation_agrees_with_the_reference(
+            chars in proptest::collection::vec(
+                proptest::sample::select(vec!['/', '.', 'a', ' ', '\0', '\u{1}', 'é', '\u{e000}', '\u{1f600}']),
+                0..9,
+            ),
+            sequential: bool,
+        ) {
+            let path: String = chars.into_iter().collect();
+            proptest::prop_assert_eq!(
+                validate_path(&path, sequential),
+                reference_validate_path(&path, sequential),
+                "{:?} sequential={}", path, sequential
+            );
         }
     }
 
