@@ -291,9 +291,9 @@ impl DataTree {
             // Each of these was encoded before it changed, so none is still
             // waiting; one that is means a mutation skipped `before_change`
             // and its record would hold the new state.
-            if self.undo.iter().any(|step| {
-                step.path()
-                    .is_some_and(|path| taking.paths.contains_key(path))
+            if self.undo.iter_mut().any(|step| {
+                step.path_mut()
+                    .is_some_and(|path| taking.paths.contains_key(&**path))
             }) {
                 debug_assert!(false, "a change did not encode the taken record first");
                 taking.broken = true;
@@ -302,8 +302,8 @@ impl DataTree {
         let Changes::Tracking(paths) = &mut self.changes else {
             return;
         };
-        for step in self.undo.drain(..) {
-            if let Some(path) = step.into_path() {
+        for mut step in self.undo.drain(..) {
+            if let Some(path) = step.path_mut().map(std::mem::take) {
                 let slot = self.nodes.slot_of(&path);
                 paths.insert(path, slot);
             }

@@ -39,20 +39,9 @@ pub enum Undo {
 
 impl Undo {
     /// The node map key of the node this step changed (`None`: the quota
-    /// trie, which snapshots write whole).
-    pub(crate) fn path(&self) -> Option<&str> {
-        match self {
-            Undo::Created { path }
-            | Undo::Deleted { path, .. }
-            | Undo::Stat { path, .. }
-            | Undo::Data { path, .. }
-            | Undo::Acl { path, .. } => Some(path),
-            Undo::Quotas(_) => None,
-        }
-    }
-
-    /// [`Undo::path`], owned.
-    pub(crate) fn into_path(self) -> Option<Box<str>> {
+    /// trie, which snapshots write whole); mutable so that it can be moved
+    /// out (`std::mem::take`) when the step is done with.
+    pub(crate) fn path_mut(&mut self) -> Option<&mut Box<str>> {
         match self {
             Undo::Created { path }
             | Undo::Deleted { path, .. }
