@@ -15,6 +15,8 @@
 //! cargo bench -p rzk --bench restart -- [--znodes 1000000] [--parents 1000]
 //!     [--value-bytes 100] [--sessions 16] [--inflight 64] [--settle-seconds 10]
 //!     [--only rzk|zookeeper]
+//!
+//! `RZK_BIN=path` measures that rzk binary instead of this build's.
 //! ```
 //!
 //! Not a test: nothing here asserts a speed (see docs/PERFORMANCE.md).
@@ -345,8 +347,12 @@ fn measure(
 }
 
 fn bench_rzk(o: &Options) -> Result<Measured, String> {
-    let bin = Path::new(env!("CARGO_BIN_EXE_rzk"));
-    let mut server = Rzk::start(bin).map_err(|e| e.to_string())?;
+    // `RZK_BIN` measures another build (an A/B against an older commit).
+    let bin = match std::env::var_os("RZK_BIN") {
+        Some(bin) => std::path::PathBuf::from(bin),
+        None => Path::new(env!("CARGO_BIN_EXE_rzk")).to_path_buf(),
+    };
+    let mut server = Rzk::start(&bin).map_err(|e| e.to_string())?;
     measure(&mut server, o, "Restored ")
 }
 
