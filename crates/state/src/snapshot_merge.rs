@@ -317,9 +317,54 @@ impl DataTree {
 /// The order of nodes in a snapshot (preorder, siblings by name) as an order
 /// on full paths: byte order with `/` below every other byte, so that a
 /// node's subtree comes before its next sibling (`/a/b/c` before `/a/b!`).
+///
+/// Only the first byte where the two differ decides (the byte map is
+/// one-to-one), so the common prefix is skipped eight bytes at a time and
+/// only that byte is mapped: a merge compares every base record with its
+/// predecessor and with the next change, and paths share long prefixes.
+/// Mapping every byte through an iterator was half of a merge's CPU under
+/// a create load (docs/PERFORMANCE.md).
 pub fn preorder_cmp(a: &str, b: &str) -> Ordering {
-    let key = |c: u8| if c == b'/' { 0 } else { u16::from(c) + 1 };
-    a.bytes().map(key).cmp(b.bytes().map(key))
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let at = common_prefix_len(a, b);
+    match (a.get(at), b.get(at)) {
+        (Some(&x), Some(&y)) => preorder_key(x).cmp(&preorder_key(y)),
+        (x, y) => x.is_some().cmp(&y.is_some()),
+    }
+}
+
+/// A path byte's rank in [`preorder_cmp`]: `/` below every other byte.
+fn preorder_key(c: u8) -> u16 {
+    if c == b'/' {
+        0
+    } else {
+        u16::from(c) + 1
+    }
+}
+
+/// How many leading bytes `a` and `b` share.
+fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+    const WORD: usize = std::mem::size_of::<u64>();
+    let len = a.len().min(b.len());
+    let mut at = 0;
+    while at + WORD <= len {
+        let word = |s: &[u8]| {
+            let mut w = [0u8; WORD];
+            w.copy_from_slice(&s[at..at + WORD]);
+            u64::from_le_bytes(w)
+        };
+        let diff = word(a) ^ word(b);
+        if diff != 0 {
+            // Little-endian: the lowest set bit is in the first differing byte.
+            return at + diff.trailing_zeros() as usize / 8;
+        }
+        at += WORD;
+    }
+    at + a[at..len]
+        .iter()
+        .zip(&b[at..len])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// Writes to `out` the snapshot of the state `delta` leads to, from `base`,
@@ -435,6 +480,28 @@ mod tests {
 
     /// Preorder, siblings by name: a node, then its subtree, then the next
     /// sibling, whatever bytes the names hold.
+    /// The definition: byte order with every byte mapped through
+    /// `preorder_key`, compared as whole sequences.
+    fn reference_preorder_cmp(a: &str, b: &str) -> Ordering {
+        a.bytes().map(preorder_key).cmp(b.bytes().map(preorder_key))
+    }
+
+    proptest::proptest! {
+        /// Paths from a small alphabet with `/`, so that long shared
+        /// prefixes, prefixes of each other and differences at every
+        /// offset of a word all occur.
+        #[test]
+        fn preorder_cmp_agrees_with_its_definition(
+            a in "[/a!0\\x{7f}\\x{e9}]{0,40}",
+            b in "[/a!0\\x{7f}\\x{e9}]{0,40}",
+            shared in "[/ab]{0,20}",
+        ) {
+            let (a, b) = (format!("{shared}{a}"), format!("{shared}{b}"));
+            proptest::prop_assert_eq!(preorder_cmp(&a, &b), reference_preorder_cmp(&a, &b));
+            proptest::prop_assert_eq!(preorder_cmp(&a, &a), Ordering::Equal);
+        }
+    }
+
     #[test]
     fn preorder_puts_a_subtree_before_the_next_sibling() {
         let sorted = [
