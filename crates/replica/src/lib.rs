@@ -79,4 +79,4 @@ pub use types::{
     zxid_of, Committed, ForwardedTxn, NodeId, Origin, Request, SnapshotData, SnapshotMeta,
     TypeConfig,
 };
-pub use wal_log_store::{WalLogStore, WalLogStoreError};
+pub use wal_log_store::{WalLogStore, WalLogStoreError, RECENT_ENTRIES_MAX};

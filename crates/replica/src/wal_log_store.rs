@@ -76,11 +76,15 @@
 //! for the same reason). Errors reach openraft, which stops.
 //!
 //! Reads run on the calling task: they are positioned reads of recent
-//! records, from the page cache in the common case. Operations that fsync
+//! records, from the page cache in the common case. The commonest read,
+//! apply asking for the entries just committed, does not reach the WAL at
+//! all: the newest appended entries are kept decoded and handed over
+//! (`recent.rs`). Operations that fsync
 //! (vote, truncate, purge) run on tokio's blocking pool.
 
 mod codec;
 mod error;
+mod recent;
 
 /// The version byte every payload this store writes starts with.
 pub use codec::FORMAT_VERSION as PAYLOAD_FORMAT_VERSION;
@@ -97,6 +101,8 @@ use openraft::OptionalSend;
 use rzk_wal::{Record, RecoveryReport, Wal, WalError, WalOptions, WalStats};
 
 pub use error::WalLogStoreError;
+use recent::RecentEntries;
+pub use recent::RECENT_ENTRIES_MAX;
 
 use crate::hooks::LogSource;
 use crate::types::{LogId, RaftEntry, TypeConfig};
@@ -161,12 +167,18 @@ struct Inner {
     wal: Wal,
     /// A std mutex: every critical section is a field access, never an await.
     pointers: Mutex<Pointers>,
+    /// The newest entries, decoded (`recent.rs`): what apply reads back.
+    recent: Mutex<RecentEntries>,
     failed: Arc<FailFlag>,
 }
 
 impl Inner {
     fn pointers(&self) -> MutexGuard<'_, Pointers> {
         self.pointers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn recent(&self) -> MutexGuard<'_, RecentEntries> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn wal_error(&self, op: &'static str) -> impl FnOnce(WalError) -> WalLogStoreError + '_ {
@@ -187,7 +199,12 @@ impl Inner {
     }
 
     /// The entries the log holds in `start..end` (clamped to what is held).
+    /// Answered from the newest entries when they cover the range.
     fn read_range(&self, start: u64, end: u64) -> Result<Vec<RaftEntry>, WalLogStoreError> {
+        let start = start.max(self.first_readable_index());
+        if let Some(entries) = self.recent().take(start, end) {
+            return Ok(entries);
+        }
         self.read_range_with(start, end, |wal, range| wal.read(range))
     }
 
@@ -287,6 +304,7 @@ impl Inner {
         // Readers stop at the purge point from here on; what the next step
         // deletes is already invisible.
         self.pointers().last_purged = Some(log_id);
+        self.recent().purge_upto(log_id.index);
         self.wal
             .purge_upto(log_id.index)
             .map_err(self.wal_error("purge segments"))
@@ -343,6 +361,7 @@ impl WalLogStore {
                 last_purged,
                 committed: None,
             }),
+            recent: Mutex::default(),
             failed: Arc::default(),
         };
         // Refuse an unreadable tail now rather than at raft's first read.
@@ -380,14 +399,14 @@ impl WalLogStore {
             })?
     }
 
-    fn encode_records(
+    fn encode_records<'a>(
         &self,
-        entries: impl Iterator<Item = RaftEntry>,
+        entries: impl Iterator<Item = &'a RaftEntry>,
     ) -> Result<Vec<Record>, WalLogStoreError> {
         entries
             .map(|entry| {
                 let payload =
-                    codec::encode_entry(&entry).map_err(|detail| WalLogStoreError::Encode {
+                    codec::encode_entry(entry).map_err(|detail| WalLogStoreError::Encode {
                         dir: self.inner.dir.clone(),
                         what: format!("the entry {}", entry.log_id),
                         detail,
@@ -547,17 +566,26 @@ impl RaftLogStorage<TypeConfig> for WalLogStore {
         I::IntoIter: OptionalSend,
     {
         let inner = &self.inner;
+        let entries: Vec<RaftEntry> = entries.into_iter().collect();
         let written = inner.check_writable().and_then(|()| {
-            let records = self.encode_records(entries.into_iter())?;
+            let records = self.encode_records(entries.iter())?;
             inner
                 .wal
                 .append(&records)
-                .map_err(inner.wal_error("append"))
+                .map_err(inner.wal_error("append"))?;
+            Ok(records)
         });
-        if let Err(e) = inner.fail_on_error(written) {
-            callback.io_completed(Err(io::Error::other(e.to_string())));
-            return Err(e.into());
-        }
+        let records = match inner.fail_on_error(written) {
+            Ok(records) => records,
+            Err(e) => {
+                inner.recent().clear();
+                callback.io_completed(Err(io::Error::other(e.to_string())));
+                return Err(e.into());
+            }
+        };
+        // Before the flush is registered: apply reads these only after it.
+        let sizes = records.iter().map(|record| record.payload.len());
+        inner.recent().push(entries.into_iter().zip(sizes));
         let failed = inner.failed.clone();
         let dir = inner.dir.clone();
         inner.wal.flush_with(Box::new(move |result| match result {
@@ -588,6 +616,7 @@ impl RaftLogStorage<TypeConfig> for WalLogStore {
                 None => return Ok(()),
             },
         };
+        inner.recent().truncate_from(from);
         let truncated = self
             .blocking(move |inner| {
                 inner

@@ -467,6 +467,52 @@ async fn truncate_is_durable_and_never_reaches_below_the_purge_point() {
     assert!(same(&all_entries(&mut store).await, &entries(3, 11..13)));
 }
 
+/// Exact-range reads (what apply asks for) are answered from the entries
+/// the store keeps in memory after an append; truncation and purging must
+/// reach those too, and a range the memory does not cover must still come
+/// whole from the WAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_reads_see_truncation_purges_and_entries_older_than_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = WalLogStore::open_with(dir.path(), small_segments())
+        .expect("open")
+        .0;
+    append(&mut store, entries(1, 0..10)).await.expect("append");
+    let read = |store: &mut WalLogStore, range: std::ops::Range<u64>| {
+        let mut store = store.clone();
+        async move { store.try_get_log_entries(range).await.expect("read") }
+    };
+    assert!(same(&read(&mut store, 0..3).await, &entries(1, 0..3)));
+    // Read twice: the first read hands the entries over from memory, the
+    // second comes from the WAL.
+    assert!(same(&read(&mut store, 0..3).await, &entries(1, 0..3)));
+
+    store.truncate_after(Some(log_id(1, 5))).await.expect("cut");
+    assert!(
+        read(&mut store, 6..8).await.is_empty(),
+        "cut entries are gone"
+    );
+    assert!(same(&read(&mut store, 4..6).await, &entries(1, 4..6)));
+    append(&mut store, entries(2, 6..8)).await.expect("append");
+    let mut expected = entries(1, 4..6);
+    expected.extend(entries(2, 6..8));
+    assert!(same(&read(&mut store, 4..8).await, &expected));
+
+    store.purge(log_id(1, 4)).await.expect("purge");
+    assert!(same(&read(&mut store, 3..7).await, &expected[1..3]));
+
+    // More entries than memory keeps: the oldest come from the WAL.
+    let many = rzk_replica::RECENT_ENTRIES_MAX as u64 + 100;
+    append(&mut store, entries(2, 8..8 + many))
+        .await
+        .expect("append");
+    assert!(same(&read(&mut store, 8..20).await, &entries(2, 8..20)));
+    assert!(same(
+        &read(&mut store, 7 + many..8 + many).await,
+        &entries(2, 7 + many..8 + many)
+    ));
+}
+
 // ---------------------------------------------------------------- LogSource
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
