@@ -79,8 +79,8 @@
 //! records, from the page cache in the common case. The commonest read,
 //! apply asking for the entries just committed, does not reach the WAL at
 //! all: the newest appended entries are kept decoded and handed over
-//! (`recent.rs`). Operations that fsync
-//! (vote, truncate, purge) run on tokio's blocking pool.
+//! (`recent.rs`). Operations that fsync (vote, truncate, purge) run on
+//! tokio's blocking pool.
 
 mod codec;
 mod error;

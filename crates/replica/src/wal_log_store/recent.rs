@@ -12,9 +12,9 @@
 //! each is exactly the log's entry at its index (truncation and purging
 //! drop them here first). A read of a range within them is answered from
 //! here (and takes them, see [`RecentEntries::take`]); any other read goes
-//! to the WAL. The store records an append here
-//! before it registers the append's flush, so an entry is here before
-//! openraft can learn it is durable, let alone commit and apply it.
+//! to the WAL. The store records an append here before it registers the
+//! append's flush, so an entry is here before openraft can learn it is
+//! durable, let alone commit and apply it.
 
 use std::collections::VecDeque;
 
