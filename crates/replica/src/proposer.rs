@@ -209,7 +209,7 @@ impl Proposer {
         let request = Request {
             time_ms: self.stamp(),
             origin,
-            txn,
+            txn: Box::new(txn),
         };
         self.raft
             .client_write_ff(request, responder)

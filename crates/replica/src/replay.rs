@@ -119,7 +119,7 @@ fn replay_tree_timed(
                     tree.apply(&Entry {
                         zxid: zxid_of(&entry.log_id),
                         time_ms: request.time_ms,
-                        txn: request.txn,
+                        txn: *request.txn,
                     });
                 }
                 EntryPayload::Membership(membership) => {

@@ -147,7 +147,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     self.batch.push(Entry {
                         zxid,
                         time_ms: request.time_ms,
-                        txn: request.txn,
+                        txn: *request.txn,
                     });
                     self.waiters.push(Waiter {
                         origin: request.origin,

@@ -48,7 +48,7 @@ fn entry(term: u64, index: u64) -> RaftEntry {
         payload: EntryPayload::Normal(Request {
             time_ms: 1_000 + index as i64,
             origin: None,
-            txn: create(&format!("/n{index}"), &index.to_be_bytes()),
+            txn: Box::new(create(&format!("/n{index}"), &index.to_be_bytes())),
         }),
     }
 }

@@ -101,7 +101,7 @@ mod tests {
                     incarnation: 9,
                     seq: 4,
                 }),
-                txn: Txn::CloseSession { session_id: 5 },
+                txn: Box::new(Txn::CloseSession { session_id: 5 }),
             }),
         }
     }

@@ -161,7 +161,7 @@ impl SimNode {
         let request = Request {
             time_ms,
             origin: Some(origin),
-            txn: txn.clone(),
+            txn: Box::new(txn.clone()),
         };
         if running
             .raft
