@@ -306,6 +306,9 @@ pub async fn build_replica(
     let log_dir = config.data_log_dir.join(LOG_DIR_NAME);
     let (log_store, report) = WalLogStore::open(&log_dir).map_err(io::Error::from)?;
     tracing::info!("Raft log {}: {report}", log_dir.display());
+    // A standalone server has no followers to send entries to: a lone
+    // writer's append may fdatasync on raft's core (see the method).
+    log_store.sync_idle_appends_here(peer_listen.is_none());
     let mut replica_config = ReplicaConfig::new(
         config.my_id,
         timing,

@@ -9,6 +9,11 @@
 //! fdatasync grows with the number of concurrent writers. There is no timer and
 //! no batching delay: a lone writer pays one fdatasync and nothing more.
 //!
+//! A caller that may block can run a round itself (`Wal::flush_here_with`)
+//! when none is running or queued, which spares a lone writer the wake-ups
+//! of this thread and of the caller; rounds never overlap, and flushes
+//! queued during such a round are handed to this thread when it ends.
+//!
 //! The WAL lock is held only to take the batch and to record the outcome, never
 //! across a system call, so appends and reads continue during an fdatasync.
 
@@ -16,10 +21,10 @@ use std::fs::File;
 use std::sync::Arc;
 
 use crate::error::WalError;
-use crate::wal::{FlushCallback, Shared};
+use crate::wal::{FlushCallback, Shared, State};
 
 /// One round's work, taken under the lock and done outside it.
-struct Round {
+pub(crate) struct Round {
     callbacks: Vec<FlushCallback>,
     /// The active segment, if any segment exists.
     active: Option<(Arc<File>, std::path::PathBuf)>,
@@ -28,13 +33,67 @@ struct Round {
     written_seq: u64,
 }
 
+impl Round {
+    /// Takes a round covering everything written so far, completing
+    /// `callbacks`, and marks a round as running so that no other starts
+    /// until [`Round::finish`].
+    pub(crate) fn take(state: &mut State, callbacks: Vec<FlushCallback>) -> Round {
+        state.syncing = true;
+        // Sealed segments were fdatasynced when sealed (`start_segment`),
+        // so the active one is the only file with unsynced records.
+        let active = state
+            .segments
+            .back()
+            .map(|segment| (segment.file.clone(), segment.path.clone()));
+        Round {
+            callbacks,
+            active,
+            sync_dir: std::mem::take(&mut state.dir_unsynced),
+            written_seq: state.written_seq,
+        }
+    }
+
+    /// fdatasyncs what the round covers (no lock held), records the outcome,
+    /// then completes the round's callbacks. A round run on an appender's
+    /// thread (`on_appender`) first wakes the flusher if flushes queued
+    /// meanwhile (it waits while any round runs).
+    pub(crate) fn run(self, shared: &Shared, on_appender: bool) {
+        let result = sync(shared, &self);
+        {
+            let mut state = shared.lock();
+            state.syncing = false;
+            match &result {
+                Ok(()) => {
+                    state.durable_seq = state.durable_seq.max(self.written_seq);
+                    state.stats.sync_rounds += 1;
+                    state.stats.fdatasync_calls += u64::from(self.active.is_some());
+                    state.stats.flushes_completed += self.callbacks.len() as u64;
+                }
+                Err(error) => {
+                    if state.failed.is_none() {
+                        state.failed = Some(error.clone());
+                    }
+                }
+            }
+            if on_appender && !state.waiters.is_empty() {
+                shared.work.notify_one();
+            }
+        }
+        for callback in self.callbacks {
+            callback(result.clone());
+        }
+    }
+}
+
 /// The flusher thread's body. Runs until the WAL is dropped; before exiting it
 /// completes every callback that was queued.
 pub(crate) fn run(shared: Arc<Shared>) {
     loop {
         let round = {
             let mut state = shared.lock();
-            while state.waiters.is_empty() && !state.shutdown {
+            // A round run by an appender (`Wal::flush_here_with`) hands what
+            // queued meanwhile over when it finishes.
+            while (state.waiters.is_empty() || state.syncing) && !state.shutdown {
                 state = shared
                     .work
                     .wait(state)
@@ -54,39 +113,10 @@ pub(crate) fn run(shared: Arc<Shared>) {
                 }
                 continue;
             }
-            // Sealed segments were fdatasynced when sealed (`start_segment`),
-            // so the active one is the only file with unsynced records.
-            let active = state
-                .segments
-                .back()
-                .map(|segment| (segment.file.clone(), segment.path.clone()));
-            Round {
-                callbacks: std::mem::take(&mut state.waiters),
-                active,
-                sync_dir: std::mem::take(&mut state.dir_unsynced),
-                written_seq: state.written_seq,
-            }
+            let callbacks = std::mem::take(&mut state.waiters);
+            Round::take(&mut state, callbacks)
         };
-        let result = sync(&shared, &round);
-        {
-            let mut state = shared.lock();
-            match &result {
-                Ok(()) => {
-                    state.durable_seq = state.durable_seq.max(round.written_seq);
-                    state.stats.sync_rounds += 1;
-                    state.stats.fdatasync_calls += u64::from(round.active.is_some());
-                    state.stats.flushes_completed += round.callbacks.len() as u64;
-                }
-                Err(error) => {
-                    if state.failed.is_none() {
-                        state.failed = Some(error.clone());
-                    }
-                }
-            }
-        }
-        for callback in round.callbacks {
-            callback(result.clone());
-        }
+        round.run(&shared, false);
     }
 }
 

@@ -116,6 +116,9 @@ pub struct WalStats {
     /// Flush requests completed successfully, including those that found
     /// everything already durable (another round had covered them).
     pub flushes_completed: u64,
+    /// Rounds run on the appending thread (`Wal::flush_here_with`), out of
+    /// `sync_rounds`.
+    pub appender_rounds: u64,
 }
 
 /// State behind the WAL lock.
@@ -130,6 +133,9 @@ pub(crate) struct State {
     pub written_seq: u64,
     pub durable_seq: u64,
     pub waiters: Vec<FlushCallback>,
+    /// An fdatasync round is running (on the flusher thread or, through
+    /// `Wal::flush_here_with`, on an appender's); at most one runs at a time.
+    pub syncing: bool,
     pub last_term: Option<u64>,
     /// Set by the first failed write or fdatasync; see `WalError::Failed`.
     pub failed: Option<WalError>,
@@ -230,6 +236,7 @@ impl Wal {
             written_seq: 0,
             durable_seq: 0,
             waiters: Vec::new(),
+            syncing: false,
             last_term: report.last_term,
             failed: None,
             shutdown: false,
@@ -301,6 +308,30 @@ impl Wal {
         state.waiters.push(callback);
         drop(state);
         shared.work.notify_one();
+    }
+
+    /// As [`Wal::flush_with`], but when no fdatasync round is running or
+    /// waiting, runs the round on the calling thread before returning (the
+    /// callback runs here too). A lone writer then pays its fdatasync and no
+    /// thread hand-off, neither waking the flusher nor being woken by it;
+    /// while a round runs, flushes queue for the flusher as before, so
+    /// concurrent writers still share fdatasyncs. Only for callers that may
+    /// block for as long as an fdatasync takes.
+    pub fn flush_here_with(&self, callback: FlushCallback) {
+        let shared = self.shared();
+        let mut state = shared.lock();
+        if state.failed.is_some()
+            || (state.durable_seq == state.written_seq && !state.dir_unsynced)
+            || state.syncing
+            || !state.waiters.is_empty()
+        {
+            drop(state);
+            return self.flush_with(callback);
+        }
+        let round = crate::flusher::Round::take(&mut state, vec![callback]);
+        state.stats.appender_rounds += 1;
+        drop(state);
+        round.run(shared, true);
     }
 
     /// `flush_with` as a future, for tokio callers.

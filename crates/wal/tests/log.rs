@@ -456,6 +456,72 @@ fn dropping_the_log_completes_queued_flushes() {
     receiver.recv().expect("callback ran").expect("flushed");
 }
 
+#[test]
+fn flush_here_runs_an_idle_round_on_the_caller_and_queues_behind_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    let me = std::thread::current().id();
+    type Ran = (std::thread::ThreadId, Result<(), WalError>);
+    let (ran, ran_receiver) = std::sync::mpsc::channel::<Ran>();
+
+    // Idle: the round runs here, and is done when the call returns.
+    wal.append(&[record(1)]).expect("append");
+    let sender = ran.clone();
+    wal.flush_here_with(Box::new(move |result| {
+        sender
+            .send((std::thread::current().id(), result))
+            .expect("send")
+    }));
+    let (thread, result) = ran_receiver.try_recv().expect("completed before returning");
+    assert_eq!(thread, me, "ran on the calling thread");
+    result.expect("flushed");
+    let stats = wal.stats();
+    assert_eq!((stats.sync_rounds, stats.appender_rounds), (1, 1));
+    assert_eq!(stats.fdatasync_calls, 1);
+    wal.flush_blocking().expect("flush");
+    assert_eq!(wal.stats().sync_rounds, 1, "record 1 was durable already");
+
+    // The flusher is busy completing a round (its callback blocks) and a
+    // flush is queued for it: a flush here queues too, and the flusher's
+    // next round covers both.
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (entered, holding) = std::sync::mpsc::channel::<()>();
+    wal.append(&[record(2)]).expect("append");
+    wal.flush_with(Box::new(move |result| {
+        result.expect("flushed");
+        entered.send(()).expect("send");
+        released.recv().expect("released");
+    }));
+    holding
+        .recv()
+        .expect("the flusher holds its round's callback");
+    let queued_behind = |index: u64| {
+        wal.append(&[record(index)]).expect("append");
+        let sender = ran.clone();
+        Box::new(move |result| {
+            sender
+                .send((std::thread::current().id(), result))
+                .expect("send")
+        })
+    };
+    wal.flush_with(queued_behind(3));
+    wal.flush_here_with(queued_behind(4));
+    assert!(
+        ran_receiver.try_recv().is_err(),
+        "nothing completes while the flusher is held"
+    );
+    release.send(()).expect("release");
+    for _ in 0..2 {
+        let (thread, result) = ran_receiver.recv().expect("completed");
+        assert_ne!(thread, me, "completed by the flusher");
+        result.expect("flushed");
+    }
+    let stats = wal.stats();
+    assert_eq!(stats.appender_rounds, 1, "no second round on the caller");
+    assert_eq!(stats.sync_rounds, 3);
+    assert_holds(&wal, 1, 4);
+}
+
 /// 64 KiB segments: several records fit, and preallocation (1 MiB chunks)
 /// stops at the segment's size.
 fn segments_smaller_than_a_preallocation_chunk() -> WalOptions {

@@ -114,6 +114,12 @@ impl RecentEntries {
         }
     }
 
+    /// True when apply has read every entry appended (or none is held): the
+    /// server has no write between its log and its state machine.
+    pub(super) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Forgets everything (after a failed write, nothing is known).
     pub(super) fn clear(&mut self) {
         self.entries.clear();

@@ -1,0 +1,168 @@
+//! When an append may fdatasync on the appending task itself.
+//!
+//! The WAL's flusher thread makes group commit work: while one fdatasync
+//! runs, raft's core goes on appending, and everything appended meanwhile
+//! shares the next fdatasync. A lone writer pays for that with two thread
+//! hand-offs per write (the core wakes the flusher, the flusher wakes the
+//! core), which on the VM of docs/PERFORMANCE.md cost a lone set about
+//! 35 us of latency and 35 us of server CPU. Syncing on the core's task saves
+//! both, but blocks the core for the fdatasync: a write arriving meanwhile
+//! waits for it instead of being appended, and the next round then starts
+//! late, after the core and after a flusher wake-up. Under 16 sessions with
+//! one set each in flight, syncing here whenever the server merely looked
+//! idle (10% of rounds) cost 9% of the throughput.
+//!
+//! So an append syncs here only when one client is writing alone:
+//! - it carries one entry, and apply has read every entry before it (no
+//!   write is between the log and the state machine);
+//! - that entry and the [`SAME_WRITER_APPENDS`] appends before it were each
+//!   one entry from the same session: concurrent writers interleave;
+//! - the previous append started longer ago than the last flush took (the
+//!   writer waits for its replies rather than pipelining).
+//!
+//! The WAL adds its own condition: no fdatasync round running or queued.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// How many lone appends in a row, before this one, must come from this
+/// append's session.
+pub(super) const SAME_WRITER_APPENDS: u32 = 4;
+
+#[derive(Debug)]
+pub(super) struct IdleAppends {
+    enabled: AtomicBool,
+    /// Time base of the timestamps here.
+    epoch: Instant,
+    run: Mutex<WriterRun>,
+    /// How long the last flush took from its append to durable, in ns.
+    last_flush_ns: AtomicU64,
+}
+
+/// The appends seen so far, as far as the conditions need them.
+#[derive(Debug, Default)]
+struct WriterRun {
+    /// When the previous append started, in ns since `epoch`, if it was
+    /// timed (only a lone writer's are).
+    last_append_ns: Option<u64>,
+    /// The session of the previous append, if it was one entry from one.
+    writer: Option<i64>,
+    /// Lone appends in a row from `writer`, the previous one included.
+    appends: u32,
+}
+
+impl Default for IdleAppends {
+    fn default() -> Self {
+        IdleAppends {
+            enabled: AtomicBool::new(false),
+            epoch: Instant::now(),
+            run: Mutex::default(),
+            last_flush_ns: AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+impl IdleAppends {
+    pub(super) fn enable(&self, on: bool) {
+        self.enabled.store(on, Ordering::Relaxed);
+    }
+
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Called as an append starts. `lone_writer` is the session of its
+    /// entry if it carries exactly one entry from a session, and `applied`
+    /// whether apply has read every entry before it. Returns whether to sync
+    /// here, and, for [`IdleAppends::flushed`], the append's start if it was
+    /// timed. Only appends of a writer alone read the clock: under
+    /// concurrent writes this is a lock and a comparison.
+    pub(super) fn begin(&self, lone_writer: Option<i64>, applied: bool) -> (bool, Option<u64>) {
+        let mut run = self.run.lock().unwrap_or_else(|e| e.into_inner());
+        let same_writer = lone_writer.is_some() && lone_writer == run.writer;
+        let alone = same_writer && run.appends >= SAME_WRITER_APPENDS;
+        run.appends = match (lone_writer, same_writer) {
+            (None, _) => 0,
+            (Some(_), true) => run.appends.saturating_add(1),
+            (Some(_), false) => 1,
+        };
+        run.writer = lone_writer;
+        if !(alone && self.enabled.load(Ordering::Relaxed)) {
+            run.last_append_ns = None;
+            return (false, None);
+        }
+        let now = self.now_ns();
+        let previous = run.last_append_ns.replace(now);
+        drop(run);
+        let quiet = previous.is_some_and(|previous| {
+            now.saturating_sub(previous) > self.last_flush_ns.load(Ordering::Relaxed)
+        });
+        (applied && quiet, Some(now))
+    }
+
+    /// Called when the flush of an append completed, with what
+    /// [`IdleAppends::begin`] returned for it.
+    pub(super) fn flushed(&self, started_ns: Option<u64>) {
+        if let Some(started_ns) = started_ns {
+            let took = self.now_ns().saturating_sub(started_ns);
+            self.last_flush_ns.store(took, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{IdleAppends, SAME_WRITER_APPENDS};
+
+    /// An append of one entry from `session` after a pause longer than the
+    /// last flush took, whose flush then completes at once.
+    fn paused_append(idle: &IdleAppends, session: Option<i64>, applied: bool) -> bool {
+        std::thread::sleep(Duration::from_millis(2));
+        let (here, started) = idle.begin(session, applied);
+        idle.flushed(started);
+        here
+    }
+
+    #[test]
+    fn syncs_here_only_for_one_session_writing_alone_and_waiting() {
+        let idle = IdleAppends::default();
+        // Disabled: never, however alone the writer.
+        for _ in 0..=SAME_WRITER_APPENDS {
+            assert!(!paused_append(&idle, Some(7), true));
+        }
+        idle.enable(true);
+        // Enabled: the first append of the writer's run that is timed has
+        // nothing to compare with; the next one syncs here.
+        assert!(!paused_append(&idle, Some(7), true));
+        assert!(paused_append(&idle, Some(7), true));
+        // Entries not yet applied: not here, and the run goes on.
+        assert!(!paused_append(&idle, Some(7), false));
+        assert!(paused_append(&idle, Some(7), true));
+        // Another session writes: the run starts over.
+        assert!(!paused_append(&idle, Some(8), true));
+        for _ in 0..=SAME_WRITER_APPENDS {
+            assert!(!paused_append(&idle, Some(7), true));
+        }
+        assert!(paused_append(&idle, Some(7), true));
+        // An append of several entries (no lone writer) ends the run too.
+        assert!(!paused_append(&idle, None, true));
+        assert!(!paused_append(&idle, Some(7), true));
+        // Alone, but appending again before a flush's time has passed.
+        let idle = IdleAppends::default();
+        idle.enable(true);
+        for _ in 0..=SAME_WRITER_APPENDS {
+            paused_append(&idle, Some(7), true);
+        }
+        // A flush that took 5 ms, then two appends in quick succession (a
+        // writer pipelining): the second came sooner than a flush takes.
+        let (_, started) = idle.begin(Some(7), true);
+        assert!(started.is_some(), "a lone writer's append is timed");
+        std::thread::sleep(Duration::from_millis(5));
+        idle.flushed(started);
+        idle.begin(Some(7), true);
+        assert!(!idle.begin(Some(7), true).0, "appended right after another");
+    }
+}
