@@ -439,7 +439,6 @@ impl WalLogStore {
     }
 }
 
-/// Reads and decodes meta value `key`, if it was ever saved.
 /// The session a client write or session close in `entry` came from.
 fn writer_of(entry: &RaftEntry) -> Option<i64> {
     match &entry.payload {
@@ -452,6 +451,7 @@ fn writer_of(entry: &RaftEntry) -> Option<i64> {
     }
 }
 
+/// Reads and decodes meta value `key`, if it was ever saved.
 fn load_meta<T>(
     wal: &Wal,
     dir: &Path,

@@ -36,7 +36,7 @@ pub(crate) struct Round {
 impl Round {
     /// Takes a round covering everything written so far, completing
     /// `callbacks`, and marks a round as running so that no other starts
-    /// until [`Round::finish`].
+    /// until [`Round::run`] has recorded its outcome.
     pub(crate) fn take(state: &mut State, callbacks: Vec<FlushCallback>) -> Round {
         state.syncing = true;
         // Sealed segments were fdatasynced when sealed (`start_segment`),

@@ -290,6 +290,22 @@ impl Wal {
     /// the flusher thread once it is fdatasynced (or immediately, if it
     /// already is).
     pub fn flush_with(&self, callback: FlushCallback) {
+        self.flush_on(callback, false);
+    }
+
+    /// As [`Wal::flush_with`], but when no fdatasync round is running or
+    /// waiting, runs the round on the calling thread before returning (the
+    /// callback runs here too). A lone writer then pays its fdatasync and no
+    /// thread hand-off, neither waking the flusher nor being woken by it;
+    /// while a round runs, flushes queue for the flusher as before, so
+    /// concurrent writers still share fdatasyncs. Only for callers that may
+    /// block for as long as an fdatasync takes.
+    pub fn flush_here_with(&self, callback: FlushCallback) {
+        self.flush_on(callback, true);
+    }
+
+    /// `flush_with`, or with `here_if_idle` `flush_here_with`.
+    fn flush_on(&self, callback: FlushCallback, here_if_idle: bool) {
         let shared = self.shared();
         let mut state = shared.lock();
         if let Some(failed) = state.failed.clone() {
@@ -305,33 +321,16 @@ impl Wal {
             callback(Ok(()));
             return;
         }
+        if here_if_idle && !state.syncing && state.waiters.is_empty() {
+            let round = crate::flusher::Round::take(&mut state, vec![callback]);
+            state.stats.appender_rounds += 1;
+            drop(state);
+            round.run(shared, true);
+            return;
+        }
         state.waiters.push(callback);
         drop(state);
         shared.work.notify_one();
-    }
-
-    /// As [`Wal::flush_with`], but when no fdatasync round is running or
-    /// waiting, runs the round on the calling thread before returning (the
-    /// callback runs here too). A lone writer then pays its fdatasync and no
-    /// thread hand-off, neither waking the flusher nor being woken by it;
-    /// while a round runs, flushes queue for the flusher as before, so
-    /// concurrent writers still share fdatasyncs. Only for callers that may
-    /// block for as long as an fdatasync takes.
-    pub fn flush_here_with(&self, callback: FlushCallback) {
-        let shared = self.shared();
-        let mut state = shared.lock();
-        if state.failed.is_some()
-            || (state.durable_seq == state.written_seq && !state.dir_unsynced)
-            || state.syncing
-            || !state.waiters.is_empty()
-        {
-            drop(state);
-            return self.flush_with(callback);
-        }
-        let round = crate::flusher::Round::take(&mut state, vec![callback]);
-        state.stats.appender_rounds += 1;
-        drop(state);
-        round.run(shared, true);
     }
 
     /// `flush_with` as a future, for tokio callers.
