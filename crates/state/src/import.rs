@@ -111,7 +111,8 @@ impl TreeBuilder {
         let first = self.tree.nodes.is_empty();
         check_placement(&self.tree, path, first).map_err(|e| BuildError(e.to_string()))?;
         let acl = self.tree.acls.intern(acl);
-        self.tree.attach(path, Node::new(data, acl, stat.into()));
+        self.tree
+            .attach(path, Node::new(path, &data, acl, stat.into()));
         Ok(())
     }
 
@@ -178,7 +179,7 @@ impl DataTree {
                 stack.push(child.to_owned());
             }
             out.push(PersistedNode {
-                data: node.data.to_vec(),
+                data: node.data().to_vec(),
                 acl: node.acl.to_vec(),
                 stat: node.stat.into(),
                 path,

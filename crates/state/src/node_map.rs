@@ -25,12 +25,6 @@ use crate::node::Node;
 /// that allocating one never pauses apply noticeably.
 const CHUNK_SLOTS: usize = 4096;
 
-#[derive(Clone)]
-struct Slot {
-    path: Box<str>,
-    node: Node,
-}
-
 /// An index entry: where the node is, and the low 32 bits of its path's
 /// hash (compared before the path is touched, and rehashed from on growth).
 #[derive(Clone, Copy)]
@@ -42,7 +36,7 @@ struct IndexEntry {
 /// The path → node map of a `DataTree`.
 #[derive(Clone)]
 pub(crate) struct NodeMap {
-    chunks: Vec<Box<[Option<Slot>]>>,
+    chunks: Vec<Box<[Option<Node>]>>,
     /// Slots ever handed out; slot numbers below it are in `chunks`.
     used_slots: u32,
     /// Freed slots, reused before `used_slots` grows.
@@ -81,7 +75,7 @@ fn spread(hash: u32) -> u64 {
 /// The slot numbered `slot` in `chunks`, if it holds a node. A free
 /// function so that index probes can borrow the chunks while the index
 /// itself is borrowed mutably.
-fn slot_in(chunks: &[Box<[Option<Slot>]>], slot: u32) -> Option<&Slot> {
+fn slot_in(chunks: &[Box<[Option<Node>]>], slot: u32) -> Option<&Node> {
     let slot = slot as usize;
     chunks
         .get(slot / CHUNK_SLOTS)
@@ -89,16 +83,17 @@ fn slot_in(chunks: &[Box<[Option<Slot>]>], slot: u32) -> Option<&Slot> {
 }
 
 impl NodeMap {
-    fn hash_of(&self, path: &str) -> u32 {
+    /// The hash of a path, over its bytes (a node keeps its path as bytes).
+    fn hash_of(&self, path: &[u8]) -> u32 {
         // Truncation intended: the index keeps 32 bits.
         self.hasher.hash_one(path) as u32
     }
 
-    fn slot(&self, slot: u32) -> Option<&Slot> {
+    fn slot(&self, slot: u32) -> Option<&Node> {
         slot_in(&self.chunks, slot)
     }
 
-    fn slot_mut(&mut self, slot: u32) -> &mut Option<Slot> {
+    fn slot_mut(&mut self, slot: u32) -> &mut Option<Node> {
         let slot = slot as usize;
         &mut self.chunks[slot / CHUNK_SLOTS][slot % CHUNK_SLOTS]
     }
@@ -107,13 +102,14 @@ impl NodeMap {
     /// one node look it up once and go on with [`NodeMap::at`] and
     /// [`NodeMap::node_at_mut`].
     pub(crate) fn slot_of(&self, path: &str) -> Option<u32> {
+        let path = path.as_bytes();
         self.slot_of_hashed(path, self.hash_of(path))
     }
 
-    fn slot_of_hashed(&self, path: &str, hash: u32) -> Option<u32> {
+    fn slot_of_hashed(&self, path: &[u8], hash: u32) -> Option<u32> {
         self.index
             .find(spread(hash), |e| {
-                e.hash == hash && self.slot(e.slot).is_some_and(|s| &*s.path == path)
+                e.hash == hash && self.slot(e.slot).is_some_and(|n| n.path_bytes() == path)
             })
             .map(|e| e.slot)
     }
@@ -132,7 +128,7 @@ impl NodeMap {
 
     pub(crate) fn get(&self, path: &str) -> Option<&Node> {
         let slot = self.slot_of(path)?;
-        self.slot(slot).map(|s| &s.node)
+        self.slot(slot)
     }
 
     pub(crate) fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
@@ -140,34 +136,35 @@ impl NodeMap {
         self.node_at_mut(slot)
     }
 
-    /// Inserts or replaces the node at `path`; returns its slot and the
+    /// Inserts or replaces the node at its path; returns its slot and the
     /// node it replaced. A replaced node keeps its slot.
-    pub(crate) fn insert(&mut self, path: &str, node: Node) -> (u32, Option<Node>) {
-        match self.insert_new(path, node) {
+    pub(crate) fn insert(&mut self, node: Node) -> (u32, Option<Node>) {
+        match self.insert_new(node) {
             Ok(slot) => (slot, None),
             Err((slot, node)) => {
                 let old = self
                     .slot_mut(slot)
                     .as_mut()
-                    .map(|s| std::mem::replace(&mut s.node, node));
+                    .map(|old| std::mem::replace(old, node));
                 (slot, old)
             }
         }
     }
 
-    /// Inserts the node at `path` if no node is there; returns its new slot,
-    /// or the occupied slot and `node` back. One hash of the path and one
-    /// probe of the index, whichever way it goes.
-    pub(crate) fn insert_new(&mut self, path: &str, node: Node) -> Result<u32, (u32, Node)> {
+    /// Inserts the node at its path if no node is there; returns its new
+    /// slot, or the occupied slot and `node` back. One hash of the path and
+    /// one probe of the index, whichever way it goes.
+    pub(crate) fn insert_new(&mut self, node: Node) -> Result<u32, (u32, Node)> {
+        let path = node.path_bytes();
         let hash = self.hash_of(path);
         let chunks = &self.chunks;
         let found = self.index.find(spread(hash), |e| {
-            e.hash == hash && slot_in(chunks, e.slot).is_some_and(|s| &*s.path == path)
+            e.hash == hash && slot_in(chunks, e.slot).is_some_and(|n| n.path_bytes() == path)
         });
         if let Some(e) = found {
             return Err((e.slot, node));
         }
-        let slot = self.push_unindexed(path, node);
+        let slot = self.push_unindexed(node);
         self.index
             .insert_unique(spread(hash), IndexEntry { slot, hash }, |e| spread(e.hash));
         Ok(slot)
@@ -178,12 +175,9 @@ impl NodeMap {
     /// [`NodeMap::index_unindexed`]. Until then the map finds none of them by
     /// path (slots and [`NodeMap::at`] work), and nothing checks for a
     /// second node at the same path.
-    pub(crate) fn push_unindexed(&mut self, path: &str, node: Node) -> u32 {
+    pub(crate) fn push_unindexed(&mut self, node: Node) -> u32 {
         let slot = self.take_slot();
-        *self.slot_mut(slot) = Some(Slot {
-            path: path.into(),
-            node,
-        });
+        *self.slot_mut(slot) = Some(node);
         self.len += 1;
         slot
     }
@@ -199,11 +193,11 @@ impl NodeMap {
     pub(crate) fn index_unindexed(&mut self) -> Result<(), String> {
         let indexed = self.index.len();
         let mut pending: Vec<IndexEntry> = Vec::with_capacity(self.len - indexed);
-        for (slot, s) in self.chunks.iter().flat_map(|c| c.iter()).enumerate() {
-            let Some(s) = s else { continue };
-            let hash = self.hash_of(&s.path);
+        for (slot, n) in self.chunks.iter().flat_map(|c| c.iter()).enumerate() {
+            let Some(n) = n else { continue };
+            let hash = self.hash_of(n.path_bytes());
             let slot = slot as u32;
-            if indexed > 0 && self.slot_of_hashed(&s.path, hash) == Some(slot) {
+            if indexed > 0 && self.slot_of_hashed(n.path_bytes(), hash) == Some(slot) {
                 continue;
             }
             pending.push(IndexEntry { slot, hash });
@@ -216,10 +210,17 @@ impl NodeMap {
         let mask = buckets.saturating_sub(1);
         pending.sort_unstable_by_key(|e| spread(e.hash) & mask);
         for e in pending {
-            let path = self.slot(e.slot).map_or("", |s| &*s.path);
             // In bucket order this probe reads where the last inserts wrote.
-            if self.slot_of_hashed(path, e.hash).is_some() {
-                return Err(path.to_owned());
+            // The node's own path is read only if an entry's hash matches
+            // (a node keeps its path's length with the path, so reading it
+            // up front would be a cache miss per node).
+            let chunks = &self.chunks;
+            let path_of = |slot| slot_in(chunks, slot).map_or(&[][..], |n| n.path_bytes());
+            let twice = self.index.find(spread(e.hash), |c| {
+                c.hash == e.hash && path_of(c.slot) == path_of(e.slot)
+            });
+            if twice.is_some() {
+                return Err(String::from_utf8_lossy(path_of(e.slot)).into_owned());
             }
             self.index
                 .insert_unique(spread(e.hash), e, |e| spread(e.hash));
@@ -229,19 +230,20 @@ impl NodeMap {
 
     /// Removes the node at `path`; returns the slot it had and the node.
     pub(crate) fn remove(&mut self, path: &str) -> Option<(u32, Node)> {
+        let path = path.as_bytes();
         let hash = self.hash_of(path);
         let chunks = &self.chunks;
         let entry = self
             .index
             .find_entry(spread(hash), |e| {
-                e.hash == hash && slot_in(chunks, e.slot).is_some_and(|s| &*s.path == path)
+                e.hash == hash && slot_in(chunks, e.slot).is_some_and(|n| n.path_bytes() == path)
             })
             .ok()?;
         let (IndexEntry { slot, .. }, _) = entry.remove();
         let removed = self.slot_mut(slot).take()?;
         self.free.push(slot);
         self.len -= 1;
-        Some((slot, removed.node))
+        Some((slot, removed))
     }
 
     /// The node in `slot`, if it holds one, to change in place.
@@ -250,24 +252,34 @@ impl NodeMap {
         self.chunks
             .get_mut(slot / CHUNK_SLOTS)
             .and_then(|chunk| chunk[slot % CHUNK_SLOTS].as_mut())
-            .map(|s| &mut s.node)
     }
 
-    /// The path and node in `slot`, if it holds one.
-    pub(crate) fn at(&self, slot: u32) -> Option<(&str, &Node)> {
-        self.slot(slot).map(|s| (&*s.path, &s.node))
+    /// The node in `slot`, if it holds one.
+    pub(crate) fn node_at(&self, slot: u32) -> Option<&Node> {
+        self.slot(slot)
     }
 
     /// `node`'s children as (slot, full path), sorted by path, which for
     /// siblings is their names' order.
     pub(crate) fn children_sorted(&self, node: &Node) -> Vec<(u32, &str)> {
-        let mut out: Vec<(u32, &str)> = node
+        self.children_in_order(node)
+            .into_iter()
+            .map(|(slot, child)| (slot, child.path()))
+            .collect()
+    }
+
+    /// `node`'s children as (slot, node), in the order of
+    /// [`NodeMap::children_sorted`]. Sorted by the paths' bytes, which is
+    /// their order as strings (UTF-8 keeps code point order), without
+    /// turning each path back into a `&str`.
+    pub(crate) fn children_in_order(&self, node: &Node) -> Vec<(u32, &Node)> {
+        let mut out: Vec<(u32, &Node)> = node
             .children
             .slots()
-            .filter_map(|slot| self.slot(slot).map(|s| (slot, &*s.path)))
+            .filter_map(|slot| self.slot(slot).map(|n| (slot, n)))
             .collect();
         // Siblings are mostly created in name order, so this is near-linear.
-        out.sort_unstable_by(|a, b| a.1.cmp(b.1));
+        out.sort_unstable_by(|a, b| a.1.path_bytes().cmp(b.1.path_bytes()));
         out
     }
 
@@ -307,7 +319,7 @@ impl NodeMap {
         self.chunks
             .iter()
             .flat_map(|chunk| chunk.iter())
-            .filter_map(|s| s.as_ref().map(|s| (&*s.path, &s.node)))
+            .filter_map(|n| n.as_ref().map(|n| (n.path(), n)))
     }
 }
 
@@ -318,8 +330,8 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::Arc;
 
-    fn node(tag: u8) -> Node {
-        Node::new(vec![tag], Arc::from(Vec::new()), StoredStat::default())
+    fn node(path: &str, tag: u8) -> Node {
+        Node::new(path, &[tag], Arc::from(Vec::new()), StoredStat::default())
     }
 
     /// Nodes pushed unindexed are found by path once indexed in bulk, beside
@@ -328,10 +340,10 @@ mod tests {
     #[test]
     fn bulk_indexing_finds_every_node_and_names_a_path_stored_twice() {
         let mut map = NodeMap::default();
-        map.insert("/indexed", node(1));
+        map.insert(node("/indexed", 1));
         let count = 3 * CHUNK_SLOTS + 17;
         for i in 0..count {
-            map.push_unindexed(&format!("/n{i}"), node((i % 251) as u8));
+            map.push_unindexed(node(&format!("/n{i}"), (i % 251) as u8));
         }
         assert_eq!(map.slot_of("/n5"), None, "not indexed yet");
         assert_eq!(map.index_unindexed(), Ok(()));
@@ -339,28 +351,28 @@ mod tests {
         for i in 0..count {
             let path = format!("/n{i}");
             assert_eq!(
-                map.get(&path).map(|n| n.data[0]),
+                map.get(&path).map(|n| n.data()[0]),
                 Some((i % 251) as u8),
                 "{path}"
             );
         }
-        assert_eq!(map.get("/indexed").map(|n| n.data[0]), Some(1));
+        assert_eq!(map.get("/indexed").map(|n| n.data()[0]), Some(1));
         assert!(map.get("/n-absent").is_none());
         // The index behaves as before for later inserts and removals.
-        assert!(map.insert_new("/n7", node(9)).is_err());
+        assert!(map.insert_new(node("/n7", 9)).is_err());
         assert!(map.remove("/n7").is_some());
         assert!(map.get("/n7").is_none());
 
         let mut twice = NodeMap::default();
         for path in ["/a", "/b", "/a/x", "/b"] {
-            twice.push_unindexed(path, node(0));
+            twice.push_unindexed(node(path, 0));
         }
         assert_eq!(twice.index_unindexed(), Err("/b".to_owned()));
 
         let mut shadowed = NodeMap::default();
-        shadowed.insert("/a", node(0));
-        shadowed.push_unindexed("/c", node(0));
-        shadowed.push_unindexed("/a", node(0));
+        shadowed.insert(node("/a", 0));
+        shadowed.push_unindexed(node("/c", 0));
+        shadowed.push_unindexed(node("/a", 0));
         assert_eq!(shadowed.index_unindexed(), Err("/a".to_owned()));
     }
 
@@ -379,13 +391,13 @@ mod tests {
             let tag = (step % 251) as u8;
             if state.is_multiple_of(3) {
                 assert_eq!(
-                    map.remove(&key).map(|(_, n)| n.data[0]),
+                    map.remove(&key).map(|(_, n)| n.data()[0]),
                     model.remove(&key),
                     "remove {key}"
                 );
             } else {
                 assert_eq!(
-                    map.insert(&key, node(tag)).1.map(|n| n.data[0]),
+                    map.insert(node(&key, tag)).1.map(|n| n.data()[0]),
                     model.insert(key.clone(), tag),
                     "insert {key}"
                 );
@@ -393,12 +405,12 @@ mod tests {
             assert_eq!(map.len(), model.len());
         }
         for (key, tag) in &model {
-            assert_eq!(map.get(key).map(|n| n.data[0]), Some(*tag), "{key}");
+            assert_eq!(map.get(key).map(|n| n.data()[0]), Some(*tag), "{key}");
             assert!(map.contains_key(key));
         }
         let mut listed: Vec<(String, u8)> = map
             .iter()
-            .map(|(p, n)| (p.to_string(), n.data[0]))
+            .map(|(p, n)| (p.to_string(), n.data()[0]))
             .collect();
         listed.sort();
         let mut expected: Vec<(String, u8)> = model.into_iter().collect();
@@ -414,13 +426,13 @@ mod tests {
     #[test]
     fn get_mut_changes_the_stored_node() {
         let mut map = NodeMap::default();
-        map.insert("/a", node(1));
+        map.insert(node("/a", 1));
         if let Some(n) = map.get_mut("/a") {
-            n.data = Box::new([9]);
+            n.replace_data(&[9]);
         }
-        assert_eq!(map.get("/a").map(|n| n.data.to_vec()), Some(vec![9]));
+        assert_eq!(map.get("/a").map(|n| n.data().to_vec()), Some(vec![9]));
         let copy = map.clone();
-        assert_eq!(copy.get("/a").map(|n| n.data.to_vec()), Some(vec![9]));
+        assert_eq!(copy.get("/a").map(|n| n.data().to_vec()), Some(vec![9]));
         assert_eq!(copy.len(), 1);
     }
 }

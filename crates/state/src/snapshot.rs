@@ -504,22 +504,18 @@ impl DataTree {
         // Nodes in preorder: a stack of (path, remaining children).
         let mut written = 0u64;
         if let Some(root) = self.nodes.get("/") {
-            write_node(&mut w, "/", root, acls.index(&root.acl)?)?;
+            write_node(&mut w, root, acls.index(&root.acl)?)?;
             written += 1;
-            let mut stack = vec![self.nodes.children_sorted(root).into_iter()];
+            let mut stack = vec![self.nodes.children_in_order(root).into_iter()];
             while let Some(children) = stack.last_mut() {
-                let Some((slot, _)) = children.next() else {
+                let Some((_, node)) = children.next() else {
                     stack.pop();
                     continue;
                 };
-                let (path, node) = self
-                    .nodes
-                    .at(slot)
-                    .ok_or_else(|| broken(format!("child slot {slot} is empty")))?;
-                write_node(&mut w, path, node, acls.index(&node.acl)?)?;
+                write_node(&mut w, node, acls.index(&node.acl)?)?;
                 written += 1;
                 if !node.children.is_empty() {
-                    stack.push(self.nodes.children_sorted(node).into_iter());
+                    stack.push(self.nodes.children_in_order(node).into_iter());
                 }
             }
         }
@@ -606,7 +602,7 @@ impl DataTree {
             let mut fixed = [0u8; NODE_FIXED_BYTES];
             fixed.copy_from_slice(&rec[data.end..]);
             let (acl_index, stat) = parse_node_fixed(&fixed);
-            let data = rec[data].to_vec();
+            let data = data.clone();
             let path =
                 std::str::from_utf8(&rec[path]).map_err(|_| corrupt("a path is not UTF-8"))?;
             let acl = match interned.get_mut(acl_index as usize) {
@@ -637,7 +633,7 @@ impl DataTree {
                     })?),
                 }
             };
-            let node = Node::new(data, acl, stat);
+            let node = Node::new(path, &rec[data], acl, stat);
             let slot = if bulk {
                 tree.attach_unindexed(parent, path, node)
             } else {
@@ -739,25 +735,19 @@ pub(crate) fn write_header<W: Write>(w: &mut SnapWriter<'_, W>, last_zxid: i64, 
 /// One node record.
 pub(crate) fn write_node<W: Write>(
     w: &mut SnapWriter<'_, W>,
-    path: &str,
     node: &Node,
     acl_index: u32,
 ) -> io::Result<()> {
-    w.bytes(path.as_bytes(), "path")?;
-    w.bytes(&node.data, "data")?;
+    w.bytes(node.path_bytes(), "path")?;
+    w.bytes(node.data(), "data")?;
     encode_node_tail(&mut w.buf, acl_index, &node.stat);
     w.end_record()
 }
 
 /// One node record appended to `buf`, as [`write_node`] writes it (for
 /// records gathered in memory rather than streamed).
-pub(crate) fn encode_node(
-    buf: &mut Vec<u8>,
-    path: &str,
-    node: &Node,
-    acl_index: u32,
-) -> io::Result<()> {
-    for (bytes, what) in [(path.as_bytes(), "path"), (&node.data[..], "data")] {
+pub(crate) fn encode_node(buf: &mut Vec<u8>, node: &Node, acl_index: u32) -> io::Result<()> {
+    for (bytes, what) in [(node.path_bytes(), "path"), (node.data(), "data")] {
         let len = i32::try_from(bytes.len()).map_err(|_| too_large(what))?;
         buf.extend_from_slice(&len.to_be_bytes());
         buf.extend_from_slice(bytes);
@@ -767,8 +757,8 @@ pub(crate) fn encode_node(
 }
 
 /// The size of the record [`encode_node`] appends.
-pub(crate) fn node_record_bytes(path: &str, node: &Node) -> usize {
-    4 + path.len() + 4 + node.data.len() + NODE_FIXED_BYTES
+pub(crate) fn node_record_bytes(node: &Node) -> usize {
+    4 + node.path_bytes().len() + 4 + node.data().len() + NODE_FIXED_BYTES
 }
 
 /// A node record's fixed tail: the ACL index and the stored Stat.
@@ -849,7 +839,11 @@ fn chained_parent(
 ) -> Result<Option<u32>, SnapshotError> {
     let parent = parent_key(path)?;
     while let Some(&top) = ancestors.last() {
-        if tree.nodes.at(top).is_some_and(|(p, _)| p == parent) {
+        if tree
+            .nodes
+            .node_at(top)
+            .is_some_and(|n| n.path_bytes() == parent.as_bytes())
+        {
             return Ok(Some(top));
         }
         ancestors.pop();

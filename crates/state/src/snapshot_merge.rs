@@ -124,8 +124,8 @@ impl Taking {
     /// Encodes the record `path` holds now (`slot`: its node's slot as
     /// tracked) into the delta; marks the take broken if it cannot.
     fn encode(&mut self, nodes: &NodeMap, path: Box<str>, slot: Option<u32>) {
-        let node = match slot.and_then(|slot| nodes.at(slot)) {
-            Some((at, node)) if at == &*path => Some(node),
+        let node = match slot.and_then(|slot| nodes.node_at(slot)) {
+            Some(node) if node.path_bytes() == path.as_bytes() => Some(node),
             // Defensive: the slot should hold it (see `ChangedPaths`).
             _ if slot.is_some() => nodes.get(&path),
             _ => None,
@@ -135,11 +135,11 @@ impl Taking {
         // them in was 80% of the time taken.
         let record = match node {
             Some(node) => {
-                let mut record = Vec::with_capacity(node_record_bytes(&path, node));
+                let mut record = Vec::with_capacity(node_record_bytes(node));
                 let encoded = self
                     .acls
                     .index(&node.acl)
-                    .and_then(|acl| encode_node(&mut record, &path, node, acl));
+                    .and_then(|acl| encode_node(&mut record, node, acl));
                 if encoded.is_err() {
                     self.broken = true;
                 }

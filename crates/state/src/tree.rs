@@ -95,13 +95,16 @@ impl DataTree {
         let zero = StoredStat::default();
         for path in ["/", PROC_ZOOKEEPER, QUOTA_ZOOKEEPER] {
             let acl = tree.acls.intern(&open);
-            tree.attach(path, Node::new(Vec::new(), acl, zero));
+            tree.attach(path, Node::new(path, &[], acl, zero));
         }
         let config_stat = StoredStat {
             aversion: -1,
             ..zero
         };
-        tree.attach(CONFIG_ZOOKEEPER, Node::new(Vec::new(), read, config_stat));
+        tree.attach(
+            CONFIG_ZOOKEEPER,
+            Node::new(CONFIG_ZOOKEEPER, &[], read, config_stat),
+        );
         tree
     }
 
@@ -206,7 +209,7 @@ impl DataTree {
     /// getData: READ permission required.
     pub fn get_data(&self, path: &str, auth: &[Id]) -> Result<(Vec<u8>, Stat), ErrorCode> {
         let node = self.readable(path, auth)?;
-        Ok((node.data.to_vec(), node.client_stat(self.extended())))
+        Ok((node.data().to_vec(), node.client_stat(self.extended())))
     }
 
     /// getChildren / getChildren2: READ permission required. Children sorted.
@@ -269,7 +272,7 @@ impl DataTree {
         let mut stack: Vec<u32> = node.children.slots().collect();
         while let Some(slot) = stack.pop() {
             count += 1;
-            if let Some((_, n)) = self.nodes.at(slot) {
+            if let Some(n) = self.nodes.node_at(slot) {
                 stack.extend(n.children.slots());
             }
         }
@@ -368,7 +371,7 @@ impl DataTree {
                 (
                     path.to_string(),
                     node.client_stat(self.extended()),
-                    node.data.to_vec(),
+                    node.data().to_vec(),
                     node.acl.to_vec(),
                 )
             })

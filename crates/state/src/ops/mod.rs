@@ -140,7 +140,7 @@ fn reconfig(tree: &DataTree, ctx: &Ctx<'_>) -> Result<Response, ErrorCode> {
         .get(CONFIG_ZOOKEEPER)
         .ok_or(ErrorCode::SystemError)?;
     Ok(Response::Data {
-        data: node.data.to_vec(),
+        data: node.data().to_vec(),
         stat: node.client_stat(tree.extended()),
     })
 }

@@ -38,7 +38,7 @@ impl DataTree {
     fn attach_known(&mut self, parent: Option<u32>, path: &str, node: Node) {
         if let Err(node) = self.attach_under(parent, path, node) {
             debug_assert!(false, "attach over an existing node: {path}");
-            self.nodes.insert(path, node);
+            self.nodes.insert(node);
         }
     }
 
@@ -51,8 +51,8 @@ impl DataTree {
         path: &str,
         node: Node,
     ) -> Result<u32, Node> {
-        self.attach_with(parent, path, node, |nodes, path, node| {
-            nodes.insert_new(path, node).map_err(|(_, node)| node)
+        self.attach_with(parent, path, node, |nodes, node| {
+            nodes.insert_new(node).map_err(|(_, node)| node)
         })
     }
 
@@ -60,8 +60,8 @@ impl DataTree {
     /// node by path at the end (`NodeMap::index_unindexed`, which also finds
     /// a path loaded twice).
     pub(crate) fn attach_unindexed(&mut self, parent: Option<u32>, path: &str, node: Node) -> u32 {
-        let pushed = self.attach_with(parent, path, node, |nodes, path, node| {
-            Ok::<u32, std::convert::Infallible>(nodes.push_unindexed(path, node))
+        let pushed = self.attach_with(parent, path, node, |nodes, node| {
+            Ok::<u32, std::convert::Infallible>(nodes.push_unindexed(node))
         });
         match pushed {
             Ok(slot) => slot,
@@ -70,17 +70,19 @@ impl DataTree {
     }
 
     /// The bookkeeping of every attach around `store`, which puts the node
-    /// in the map (or refuses, and then nothing changes).
+    /// in the map (or refuses, and then nothing changes). `node` holds
+    /// `path` (a node is made with its path).
     fn attach_with<E>(
         &mut self,
         parent: Option<u32>,
         path: &str,
         node: Node,
-        store: impl FnOnce(&mut NodeMap, &str, Node) -> Result<u32, E>,
+        store: impl FnOnce(&mut NodeMap, Node) -> Result<u32, E>,
     ) -> Result<u32, E> {
+        debug_assert_eq!(node.path(), path, "a node attached at another path");
         let kind = node.kind(self.extended());
-        let added_bytes = java_len(path) + node.data.len() as u64;
-        let slot = store(&mut self.nodes, path, node)?;
+        let added_bytes = java_len(path) + node.data().len() as u64;
+        let slot = store(&mut self.nodes, node)?;
         match kind {
             EphemeralKind::Container => {
                 self.containers.insert(path.into());
@@ -118,7 +120,7 @@ impl DataTree {
         }
         self.data_size = self
             .data_size
-            .saturating_sub(java_len(path) + node.data.len() as u64);
+            .saturating_sub(java_len(path) + node.data().len() as u64);
         self.acls.release(&node.acl);
         Some(node)
     }
@@ -174,7 +176,8 @@ impl DataTree {
         let acl = self.acls.intern(acl);
         let data_len = data.len() as i64;
         let node = Node::new(
-            data,
+            path,
+            &data,
             acl.clone(),
             StoredStat::new(zxid, time_ms, ephemeral_owner),
         );
@@ -221,7 +224,7 @@ impl DataTree {
             return;
         };
         let acl = node.acl.clone();
-        let data_len = node.data.len() as i64;
+        let data_len = node.data().len() as i64;
         self.undo.push(Undo::Deleted {
             path: path.into(),
             node,
@@ -268,15 +271,15 @@ impl DataTree {
         let Some(node) = self.nodes.node_at_mut(slot) else {
             return Stat::default();
         };
-        let old_data = std::mem::replace(&mut node.data, data.into_boxed_slice());
+        let old_data = node.replace_data(&data);
         let old_stat = node.stat;
         node.stat.version = version;
         node.stat.mtime = time_ms;
         node.stat.mzxid = zxid;
         let stat = node.client_stat(extended);
         let acl = node.acl.clone();
-        let new_len = node.data.len();
-        let old_len = old_data.len();
+        let new_len = data.len();
+        let old_len = old_data.data().len();
         self.undo.push(Undo::Data {
             path: path.into(),
             data: old_data,

@@ -78,7 +78,7 @@ impl DataTree {
         let Some(node) = self.nodes.get(stat_path.as_str()) else {
             return;
         };
-        let Some(mut usage) = StatsTrack::parse(&node.data) else {
+        let Some(mut usage) = StatsTrack::parse(node.data()) else {
             return; // ZooKeeper would throw while applying; leave it as is
         };
         usage.set_count(usage.count().wrapping_add(count_diff));
@@ -109,13 +109,13 @@ impl DataTree {
         };
         let mut visit = |n: &crate::node::Node, stack: &mut Vec<u32>| {
             count += 1;
-            bytes += n.data.len() as i64;
+            bytes += n.data().len() as i64;
             stack.extend(n.children.slots());
         };
         let mut stack = Vec::new();
         visit(top, &mut stack);
         while let Some(slot) = stack.pop() {
-            if let Some((_, n)) = self.nodes.at(slot) {
+            if let Some(n) = self.nodes.node_at(slot) {
                 visit(n, &mut stack);
             }
         }
@@ -128,8 +128,9 @@ impl DataTree {
         let Some(node) = self.nodes.get_mut(path) else {
             return;
         };
-        let old = std::mem::replace(&mut node.data, data.into_boxed_slice());
-        self.data_size = (self.data_size + node.data.len() as u64).saturating_sub(old.len() as u64);
+        let old = node.replace_data(&data);
+        self.data_size =
+            (self.data_size + data.len() as u64).saturating_sub(old.data().len() as u64);
         self.undo.push(Undo::Data {
             path: path.into(),
             data: old,
@@ -224,8 +225,8 @@ impl DataTree {
         let mut committed: Option<Option<&[u8]>> = None;
         for u in &self.undo {
             let found = match u {
-                Undo::Data { path: p, data, .. } if &**p == path => Some(Some(&data[..])),
-                Undo::Deleted { path: p, node } if &**p == path => Some(Some(&node.data[..])),
+                Undo::Data { path: p, data, .. } if &**p == path => Some(Some(data.data())),
+                Undo::Deleted { path: p, node } if &**p == path => Some(Some(node.data())),
                 Undo::Created { path: p } if &**p == path => Some(None),
                 _ => None,
             };
@@ -236,7 +237,7 @@ impl DataTree {
         }
         let data = match committed {
             Some(d) => d?,
-            None => &self.nodes.get(path)?.data,
+            None => self.nodes.get(path)?.data(),
         };
         StatsTrack::parse(data)
     }

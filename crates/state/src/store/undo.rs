@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rzk_proto::Acl;
 
-use crate::node::{Node, StoredStat};
+use crate::node::{Node, NodeBytes, StoredStat};
 use crate::quota::PathTrie;
 use crate::tree::DataTree;
 
@@ -24,7 +24,7 @@ pub enum Undo {
     /// A node's data and stat changed (setData, or quota usage rewritten).
     Data {
         path: Box<str>,
-        data: Box<[u8]>,
+        data: NodeBytes,
         stat: StoredStat,
     },
     /// A node's ACL and stat changed.
@@ -62,11 +62,8 @@ impl DataTree {
                 Undo::Created { path } => {
                     self.detach(&path);
                 }
-                Undo::Deleted { path, node } => {
-                    let node = Node {
-                        acl: self.acls.intern(&node.acl),
-                        ..node
-                    };
+                Undo::Deleted { path, mut node } => {
+                    node.acl = self.acls.intern(&node.acl);
                     self.attach(&path, node);
                 }
                 Undo::Stat { path, stat } => {
@@ -76,10 +73,10 @@ impl DataTree {
                 }
                 Undo::Data { path, data, stat } => {
                     if let Some(n) = self.nodes.get_mut(&path) {
-                        let new_len = n.data.len() as u64;
+                        let new_len = n.data().len() as u64;
                         self.data_size =
-                            (self.data_size + data.len() as u64).saturating_sub(new_len);
-                        n.data = data;
+                            (self.data_size + data.data().len() as u64).saturating_sub(new_len);
+                        n.restore_bytes(data);
                         n.stat = stat;
                     }
                 }
