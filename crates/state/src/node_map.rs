@@ -21,7 +21,7 @@ use hashbrown::HashTable;
 use crate::node::Node;
 
 /// Slots per chunk: chunks are allocated whole, so this is the most memory a
-/// map holds beyond its nodes (4096 × ~170 bytes ≈ 0.7 MB), and small enough
+/// map holds beyond its nodes (4096 × 96 bytes ≈ 0.4 MB), and small enough
 /// that allocating one never pauses apply noticeably.
 const CHUNK_SLOTS: usize = 4096;
 
@@ -331,7 +331,7 @@ mod tests {
     use std::sync::Arc;
 
     fn node(path: &str, tag: u8) -> Node {
-        Node::new(path, &[tag], Arc::from(Vec::new()), StoredStat::default())
+        Node::new(path, &[tag], Arc::new(Vec::new()), StoredStat::default())
     }
 
     /// Nodes pushed unindexed are found by path once indexed in bulk, beside

@@ -42,6 +42,7 @@
 //! both functions buffered streams (`BufWriter`, `BufReader`): the reader
 //! reads field by field.
 
+use crate::acl_cache::SharedAcl;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -531,7 +532,7 @@ impl DataTree {
     /// Every ACL list in use, numbered as a snapshot of this tree numbers
     /// them.
     pub(crate) fn acl_table(&self) -> io::Result<AclTable> {
-        let lists: Vec<Arc<[Acl]>> = self.acls.iter().cloned().collect();
+        let lists: Vec<SharedAcl> = self.acls.iter().cloned().collect();
         let mut by_ptr: HashMap<usize, u32> = HashMap::with_capacity(lists.len());
         for (i, list) in lists.iter().enumerate() {
             let i = u32::try_from(i).map_err(|_| too_large("ACL list count"))?;
@@ -588,7 +589,7 @@ impl DataTree {
         let mut rec = Vec::new();
         // Each table list is interned once; later nodes share its `Arc` and
         // their references are counted here and handed to the cache after.
-        let mut interned: Vec<Option<(Arc<[Acl]>, u64)>> = vec![None; table.len()];
+        let mut interned: Vec<Option<(SharedAcl, u64)>> = vec![None; table.len()];
         // The nodes from `/` down to the last one loaded. The writer puts
         // nodes in preorder, so a node's parent is on this stack and is
         // found without hashing its path, and the nodes are indexed by path
@@ -675,7 +676,7 @@ impl DataTree {
 /// (`snapshot_merge` encodes records after the snapshot point).
 #[derive(Debug)]
 pub(crate) struct AclTable {
-    lists: Vec<Arc<[Acl]>>,
+    lists: Vec<SharedAcl>,
     /// By the address of the cache's shared list (nodes share it).
     by_ptr: HashMap<usize, u32>,
 }
@@ -683,7 +684,7 @@ pub(crate) struct AclTable {
 impl AclTable {
     /// The index of `acl`: found by address, as nodes share the cache's
     /// lists; by value as the fallback.
-    pub(crate) fn index(&self, acl: &Arc<[Acl]>) -> io::Result<u32> {
+    pub(crate) fn index(&self, acl: &SharedAcl) -> io::Result<u32> {
         if let Some(&i) = self.by_ptr.get(&acl_ptr(acl)) {
             return Ok(i);
         }
@@ -695,11 +696,11 @@ impl AclTable {
 
     /// The ACL section: the count, then each list.
     pub(crate) fn write<W: Write>(&self, w: &mut SnapWriter<'_, W>) -> io::Result<()> {
-        write_acl_lists(w, self.lists.iter().map(|l| &**l))
+        write_acl_lists(w, self.lists.iter().map(|l| l.as_slice()))
     }
 
     /// Copies of the lists, in order (shared, not deep).
-    pub(crate) fn lists(&self) -> Vec<Arc<[Acl]>> {
+    pub(crate) fn lists(&self) -> Vec<SharedAcl> {
         self.lists.clone()
     }
 }
@@ -780,8 +781,8 @@ fn encode_node_tail(buf: &mut Vec<u8>, acl_index: u32, s: &StoredStat) {
 }
 
 /// The address of a shared ACL list, as a map key (identity, not order).
-fn acl_ptr(acl: &Arc<[Acl]>) -> usize {
-    Arc::as_ptr(acl) as *const Acl as usize
+fn acl_ptr(acl: &SharedAcl) -> usize {
+    Arc::as_ptr(acl) as usize
 }
 
 fn parse_node_fixed(b: &[u8; NODE_FIXED_BYTES]) -> (u32, StoredStat) {

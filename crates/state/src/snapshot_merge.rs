@@ -24,14 +24,12 @@
 //! that does not fit (a record out of order, an ACL list missing, the node
 //! count off) is an error, and the caller falls back to a replay.
 
+use crate::acl_cache::SharedAcl;
 use std::cmp::Ordering;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
-use std::sync::Arc;
 
 use hashbrown::HashMap;
-
-use rzk_proto::Acl;
 
 use crate::node_map::NodeMap;
 use crate::snapshot::{
@@ -70,7 +68,7 @@ type Record = Box<[u8]>;
 pub struct SnapshotDelta {
     last_zxid: i64,
     node_count: u64,
-    acl_lists: Vec<Arc<[Acl]>>,
+    acl_lists: Vec<SharedAcl>,
     /// Each changed path and its record, or `None` when the path held no
     /// node at the snapshot point. Unordered until the merge sorts it.
     changed: Vec<(Box<str>, Option<Record>)>,
@@ -388,7 +386,7 @@ pub fn merge_snapshot(
         .map(|list| {
             delta
                 .acl_lists
-                .binary_search_by(|l| (**l).cmp(list.as_slice()))
+                .binary_search_by(|l| l.as_slice().cmp(list.as_slice()))
                 .ok()
                 .map(|i| i as u32)
         })
@@ -396,7 +394,7 @@ pub fn merge_snapshot(
 
     let mut w = SnapWriter::new(out);
     write_header(&mut w, delta.last_zxid, delta.node_count);
-    write_acl_lists(&mut w, delta.acl_lists.iter().map(|l| &**l)).map_err(io_error)?;
+    write_acl_lists(&mut w, delta.acl_lists.iter().map(|l| l.as_slice())).map_err(io_error)?;
 
     let mut written = 0u64;
     let mut changed = delta.changed.iter().peekable();

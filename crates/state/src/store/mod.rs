@@ -12,7 +12,7 @@ mod undo;
 
 pub use undo::Undo;
 
-use std::sync::Arc;
+use crate::acl_cache::SharedAcl;
 
 use rzk_proto::{Acl, EventType, Stat};
 
@@ -125,7 +125,7 @@ impl DataTree {
         Some(node)
     }
 
-    fn trigger(&mut self, path: &str, event: EventType, acl: &Arc<[Acl]>) {
+    fn trigger(&mut self, path: &str, event: EventType, acl: &SharedAcl) {
         self.triggers.push(WatchTrigger {
             path: path.to_owned(),
             event,

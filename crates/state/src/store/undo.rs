@@ -5,9 +5,7 @@
 //! must leave no trace if a later op fails). Every primitive records its undo
 //! step unconditionally; `ops::apply` clears the log after each entry.
 
-use std::sync::Arc;
-
-use rzk_proto::Acl;
+use crate::acl_cache::SharedAcl;
 
 use crate::node::{Node, NodeBytes, StoredStat};
 use crate::quota::PathTrie;
@@ -30,7 +28,7 @@ pub enum Undo {
     /// A node's ACL and stat changed.
     Acl {
         path: Box<str>,
-        acl: Arc<[Acl]>,
+        acl: SharedAcl,
         stat: StoredStat,
     },
     /// The set of quota roots changed.
