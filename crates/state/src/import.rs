@@ -181,7 +181,7 @@ impl DataTree {
             out.push(PersistedNode {
                 data: node.data().to_vec(),
                 acl: node.acl.to_vec(),
-                stat: node.stat.into(),
+                stat: node.stat().into(),
                 path,
             });
         }

@@ -46,62 +46,170 @@ impl StoredStat {
     }
 }
 
-/// One znode. Its full path and its data share one allocation (`bytes`:
-/// the path's length as 4 little-endian bytes, the path, the data), so a
-/// node costs one heap block and one 16-byte pointer for both instead of
-/// two of each: about 24 bytes less per znode (a million znodes of
-/// 20-byte paths and 100-byte values: 23 MiB). The node map finds nodes by
-/// this path, and a node never moves to another path (ZooKeeper has no
-/// rename). The bytes are replaced whole when the data changes, never grown.
-/// Children are slot numbers (see `children`). With the ACL a thin pointer
-/// (see `acl_cache`) a node is 96 bytes plus its one heap block.
+/// One znode, 64 bytes in the node map's slot plus one heap block.
+///
+/// The block (`bytes`) holds the node's full path and its data, and before
+/// them the parts of its Stat that only change when the block is rebuilt
+/// anyway, and only when they differ from what a fresh node has:
+///
+/// - a 4-byte little-endian word: the path's length, and three flags;
+/// - `MODIFIED`: mzxid, mtime (8 bytes each) and version (4), once setData
+///   has run (a fresh node has mzxid = czxid, mtime = ctime, version 0);
+/// - `OWNED`: ephemeralOwner (8), for ephemeral, container and TTL nodes;
+/// - `ACL_CHANGED`: aversion (4), once setACL has run;
+/// - the path, then the data.
+///
+/// Only creation, setData and setACL change those fields, and setData
+/// replaces the data (a new block) anyway; a child's creation or deletion
+/// changes the parent's cversion and pzxid, which stay in the slot. So a
+/// never-modified persistent znode stores its Stat in 36 bytes of slot and
+/// 4 of block, where a 64-byte stat, a 16-byte pointer each for the path,
+/// the data and the ACL and a second block cost about 60 bytes more (a
+/// million znodes: 57 MiB). The map finds a node by the path it carries (a
+/// node never moves: ZooKeeper has no rename). Children are slot numbers
+/// (see `children`); the ACL is a thin shared pointer (see `acl_cache`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     bytes: Box<[u8]>,
     /// Shared with every node that has the same ACL (see `acl_cache`).
     pub acl: SharedAcl,
-    pub stat: StoredStat,
     pub children: Children,
+    czxid: i64,
+    ctime: i64,
+    pzxid: i64,
+    cversion: i32,
 }
 
-/// The length prefix of [`Node`]'s bytes.
-const PATH_LEN_BYTES: usize = 4;
+/// The header word's flags (see [`Node`]); the low bits are the path's
+/// length. A path is far shorter than 512 MiB: a request is at most
+/// `jute.maxbuffer` long.
+const MODIFIED: u32 = 1 << 31;
+const OWNED: u32 = 1 << 30;
+const ACL_CHANGED: u32 = 1 << 29;
+const PATH_LEN_MASK: u32 = ACL_CHANGED - 1;
 
-/// A node's path and data laid out as [`Node`] keeps them.
-fn node_bytes(path: &[u8], data: &[u8]) -> Box<[u8]> {
-    // A path longer than 4 GiB cannot arrive: a request is at most
-    // `jute.maxbuffer` (a few MiB) long.
-    let path_len = u32::try_from(path.len()).unwrap_or(u32::MAX);
-    let mut bytes = Vec::with_capacity(PATH_LEN_BYTES + path.len() + data.len());
-    bytes.extend_from_slice(&path_len.to_le_bytes());
+/// A node's block for `path`, `data` and the block's part of `s`.
+fn node_bytes(path: &[u8], data: &[u8], s: &StoredStat) -> Box<[u8]> {
+    debug_assert!(path.len() <= PATH_LEN_MASK as usize, "path too long");
+    let mut word = (path.len() as u32) & PATH_LEN_MASK;
+    let modified = s.mzxid != s.czxid || s.mtime != s.ctime || s.version != 0;
+    let mut header = Vec::with_capacity(HEADER_MAX_BYTES);
+    if modified {
+        word |= MODIFIED;
+        header.extend_from_slice(&s.mzxid.to_le_bytes());
+        header.extend_from_slice(&s.mtime.to_le_bytes());
+        header.extend_from_slice(&s.version.to_le_bytes());
+    }
+    if s.ephemeral_owner != 0 {
+        word |= OWNED;
+        header.extend_from_slice(&s.ephemeral_owner.to_le_bytes());
+    }
+    if s.aversion != 0 {
+        word |= ACL_CHANGED;
+        header.extend_from_slice(&s.aversion.to_le_bytes());
+    }
+    let mut bytes = Vec::with_capacity(4 + header.len() + path.len() + data.len());
+    bytes.extend_from_slice(&word.to_le_bytes());
+    bytes.extend_from_slice(&header);
     bytes.extend_from_slice(path);
     bytes.extend_from_slice(data);
     bytes.into_boxed_slice()
 }
 
-/// `bytes` as [`node_bytes`] laid them out: (path, data). Never fails on
-/// such bytes; anything shorter than its prefix says reads as empty.
-fn split(bytes: &[u8]) -> (&[u8], &[u8]) {
-    let Some((len, rest)) = bytes.split_first_chunk::<PATH_LEN_BYTES>() else {
-        return (&[], &[]);
+/// The longest optional header (all three flags).
+const HEADER_MAX_BYTES: usize = 20 + 8 + 4;
+
+/// A block read back: its flags, the optional header and the path and data.
+struct Parts<'a> {
+    word: u32,
+    header: &'a [u8],
+    path: &'a [u8],
+    data: &'a [u8],
+}
+
+/// `bytes` as [`node_bytes`] laid them out. Never fails on such bytes;
+/// a block shorter than its header says reads as empty parts.
+fn parts(bytes: &[u8]) -> Parts<'_> {
+    let empty = Parts {
+        word: 0,
+        header: &[],
+        path: &[],
+        data: &[],
     };
-    rest.split_at_checked(u32::from_le_bytes(*len) as usize)
-        .unwrap_or((rest, &[]))
+    let Some((word, rest)) = bytes.split_first_chunk::<4>() else {
+        return empty;
+    };
+    let word = u32::from_le_bytes(*word);
+    let header_len = if word & MODIFIED != 0 { 20 } else { 0 }
+        + if word & OWNED != 0 { 8 } else { 0 }
+        + if word & ACL_CHANGED != 0 { 4 } else { 0 };
+    let path_len = (word & PATH_LEN_MASK) as usize;
+    let Some((header, rest)) = rest.split_at_checked(header_len) else {
+        return empty;
+    };
+    let Some((path, data)) = rest.split_at_checked(path_len) else {
+        return empty;
+    };
+    Parts {
+        word,
+        header,
+        path,
+        data,
+    }
+}
+
+/// The next `N` bytes of `from` (zeros past its end, which a block made by
+/// [`node_bytes`] never reaches).
+fn take<const N: usize>(from: &mut &[u8]) -> [u8; N] {
+    match from.split_first_chunk::<N>() {
+        Some((head, rest)) => {
+            *from = rest;
+            *head
+        }
+        None => [0; N],
+    }
+}
+
+impl Parts<'_> {
+    /// The block's part of the Stat, over a fresh node's defaults.
+    fn stat_over(&self, czxid: i64, ctime: i64) -> (i64, i64, i32, i64, i32) {
+        let mut h = self.header;
+        let (mut mzxid, mut mtime, mut version) = (czxid, ctime, 0);
+        if self.word & MODIFIED != 0 {
+            mzxid = i64::from_le_bytes(take(&mut h));
+            mtime = i64::from_le_bytes(take(&mut h));
+            version = i32::from_le_bytes(take(&mut h));
+        }
+        let owner = if self.word & OWNED != 0 {
+            i64::from_le_bytes(take(&mut h))
+        } else {
+            0
+        };
+        let aversion = if self.word & ACL_CHANGED != 0 {
+            i32::from_le_bytes(take(&mut h))
+        } else {
+            0
+        };
+        (mzxid, mtime, version, owner, aversion)
+    }
 }
 
 impl Node {
     pub fn new(path: &str, data: &[u8], acl: SharedAcl, stat: StoredStat) -> Self {
         Node {
-            bytes: node_bytes(path.as_bytes(), data),
+            bytes: node_bytes(path.as_bytes(), data, &stat),
             acl,
-            stat,
             children: Children::default(),
+            czxid: stat.czxid,
+            ctime: stat.ctime,
+            pzxid: stat.pzxid,
+            cversion: stat.cversion,
         }
     }
 
     /// The node's full path, as bytes (what the node map compares).
     pub fn path_bytes(&self) -> &[u8] {
-        split(&self.bytes).0
+        parts(&self.bytes).path
     }
 
     /// The node's full path. The bytes were a `&str` when the node was
@@ -112,20 +220,110 @@ impl Node {
     }
 
     pub fn data(&self) -> &[u8] {
-        split(&self.bytes).1
+        parts(&self.bytes).data
     }
 
-    /// Replaces the data; returns the bytes it replaced, which
-    /// [`Node::restore_bytes`] puts back (a multi's rollback).
-    pub fn replace_data(&mut self, data: &[u8]) -> NodeBytes {
-        let bytes = node_bytes(self.path_bytes(), data);
-        NodeBytes(std::mem::replace(&mut self.bytes, bytes))
+    /// The whole stored Stat.
+    pub fn stat(&self) -> StoredStat {
+        self.stat_of(&parts(&self.bytes))
     }
 
-    /// Puts back bytes that [`Node::replace_data`] returned for this node.
+    /// [`Node::stat`] from this node's block, already split.
+    fn stat_of(&self, parts: &Parts<'_>) -> StoredStat {
+        let (mzxid, mtime, version, ephemeral_owner, aversion) =
+            parts.stat_over(self.czxid, self.ctime);
+        StoredStat {
+            czxid: self.czxid,
+            mzxid,
+            pzxid: self.pzxid,
+            ctime: self.ctime,
+            mtime,
+            ephemeral_owner,
+            version,
+            cversion: self.cversion,
+            aversion,
+        }
+    }
+
+    /// Sets the whole stored Stat; the block is rebuilt only if its part
+    /// changes (a rollback of setData or setACL; a parent's cversion and
+    /// pzxid are in the slot).
+    pub fn set_stat(&mut self, stat: StoredStat) {
+        let rebuild = {
+            let now = self.stat();
+            (
+                now.mzxid,
+                now.mtime,
+                now.version,
+                now.ephemeral_owner,
+                now.aversion,
+            ) != (
+                stat.mzxid,
+                stat.mtime,
+                stat.version,
+                stat.ephemeral_owner,
+                stat.aversion,
+            ) || (now.czxid, now.ctime) != (stat.czxid, stat.ctime)
+        };
+        if rebuild {
+            let p = parts(&self.bytes);
+            self.bytes = node_bytes(p.path, p.data, &stat);
+        }
+        self.czxid = stat.czxid;
+        self.ctime = stat.ctime;
+        self.pzxid = stat.pzxid;
+        self.cversion = stat.cversion;
+    }
+
+    /// The stored cversion: child creations (it names sequential children).
+    pub fn cversion(&self) -> i32 {
+        self.cversion
+    }
+
+    pub fn pzxid(&self) -> i64 {
+        self.pzxid
+    }
+
+    /// A child was created (`cversion`, `pzxid`) or deleted (`pzxid`).
+    pub fn set_children_stat(&mut self, cversion: i32, pzxid: i64) {
+        self.cversion = cversion;
+        self.pzxid = pzxid;
+    }
+
+    pub fn version(&self) -> i32 {
+        self.stat().version
+    }
+
+    pub fn aversion(&self) -> i32 {
+        self.stat().aversion
+    }
+
+    pub fn mtime(&self) -> i64 {
+        self.stat().mtime
+    }
+
+    pub fn ephemeral_owner(&self) -> i64 {
+        self.stat().ephemeral_owner
+    }
+
+    /// Replaces the data and the Stat in one new block; returns the block
+    /// it replaced, which [`Node::restore_bytes`] puts back (a multi's
+    /// rollback, with the old Stat through [`Node::set_stat`]).
+    pub fn replace_data(&mut self, data: &[u8], stat: StoredStat) -> NodeBytes {
+        let bytes = node_bytes(self.path_bytes(), data, &stat);
+        let old = NodeBytes(std::mem::replace(&mut self.bytes, bytes));
+        self.czxid = stat.czxid;
+        self.ctime = stat.ctime;
+        self.pzxid = stat.pzxid;
+        self.cversion = stat.cversion;
+        old
+    }
+
+    /// Puts back a block that [`Node::replace_data`] returned for this
+    /// node (with the Stat part it had then).
     pub fn restore_bytes(&mut self, old: NodeBytes) {
         debug_assert_eq!(
-            old.path_bytes(),
+            parts(&old.0).path,
             self.path_bytes(),
             "restored another node's bytes"
         );
@@ -134,14 +332,16 @@ impl Node {
 
     /// What this node's owner field means, under the tree's extended-types setting.
     pub fn kind(&self, extended_types: bool) -> EphemeralKind {
-        EphemeralKind::of(self.stat.ephemeral_owner, extended_types)
+        EphemeralKind::of(self.ephemeral_owner(), extended_types)
     }
 
     /// `DataNode.copyStat`: the client's view of this node's Stat.
     pub fn client_stat(&self, extended_types: bool) -> Stat {
-        let s = &self.stat;
+        // One read of the block for the Stat and the data's length.
+        let parts = parts(&self.bytes);
+        let s = self.stat_of(&parts);
         let num_children = i32::try_from(self.children.len()).unwrap_or(i32::MAX);
-        let ephemeral_owner = match self.kind(extended_types) {
+        let ephemeral_owner = match EphemeralKind::of(s.ephemeral_owner, extended_types) {
             EphemeralKind::Session(owner) => owner,
             _ => 0,
         };
@@ -154,25 +354,21 @@ impl Node {
             cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
             aversion: s.aversion,
             ephemeral_owner,
-            data_length: i32::try_from(self.data().len()).unwrap_or(i32::MAX),
+            data_length: i32::try_from(parts.data.len()).unwrap_or(i32::MAX),
             num_children,
             pzxid: s.pzxid,
         }
     }
 }
 
-/// A node's path and data as [`Node::replace_data`] took them out.
+/// A node's block as [`Node::replace_data`] took it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeBytes(Box<[u8]>);
 
 impl NodeBytes {
-    fn path_bytes(&self) -> &[u8] {
-        split(&self.0).0
-    }
-
     /// The data part.
     pub fn data(&self) -> &[u8] {
-        split(&self.0).1
+        parts(&self.0).data
     }
 }
 
@@ -182,18 +378,23 @@ mod tests {
     use std::sync::Arc;
 
     fn node(path: &str, data: &[u8]) -> Node {
-        Node::new(path, data, Arc::new(Vec::new()), StoredStat::default())
+        Node::new(
+            path,
+            data,
+            Arc::new(Vec::new()),
+            StoredStat::new(7, 1_000, 0),
+        )
     }
 
     /// Path and data come back apart, whatever their lengths (empty data,
-    /// data that looks like a length prefix, a non-ASCII path), and the
-    /// client's dataLength counts the data only.
+    /// data that looks like a header, a non-ASCII path), and the client's
+    /// dataLength counts the data only.
     #[test]
     fn keeps_path_and_data_apart_in_one_allocation() {
         let big = vec![0xffu8; 70_000];
         for (path, data) in [
             ("/", &b""[..]),
-            ("/a", &b"\x05\x00\x00\x00xyz"[..]),
+            ("/a", &b"\x05\x00\x00\xe0xyz"[..]),
             ("/ünïcode/ノード", &b"v"[..]),
             ("/big", &big[..]),
         ] {
@@ -202,34 +403,110 @@ mod tests {
             assert_eq!(n.path_bytes(), path.as_bytes());
             assert_eq!(n.data(), data);
             assert_eq!(n.client_stat(false).data_length as usize, data.len());
-            assert_eq!(n.bytes.len(), PATH_LEN_BYTES + path.len() + data.len());
+            // A fresh persistent node keeps nothing of its Stat in the block.
+            assert_eq!(n.bytes.len(), 4 + path.len() + data.len());
         }
     }
 
-    /// The node map's slot: path and data behind one pointer and the ACL
-    /// behind a thin one, so 96 bytes (it was 120 with a fat pointer each).
-    /// A field that grows it fails here.
+    /// Every combination of the block's optional Stat fields reads back
+    /// exactly, beside the path and data, and the block holds only the
+    /// fields that differ from a fresh node's.
     #[test]
-    #[cfg(target_pointer_width = "64")]
-    fn a_slot_is_96_bytes() {
-        assert_eq!(std::mem::size_of::<Option<Node>>(), 96);
+    fn every_stat_reads_back_and_only_changed_fields_take_room() {
+        let base = StoredStat {
+            czxid: 0x1111_2222_3333,
+            mzxid: 0x1111_2222_3333,
+            pzxid: 0x4444_5555,
+            ctime: 1_700_000_000_000,
+            mtime: 1_700_000_000_000,
+            ephemeral_owner: 0,
+            version: 0,
+            cversion: 12,
+            aversion: 0,
+        };
+        for mask in 0..8u8 {
+            let mut stat = base;
+            let mut extra = 0;
+            if mask & 1 != 0 {
+                stat.mzxid += 5;
+                stat.mtime += 9;
+                stat.version = -3;
+                extra += 20;
+            }
+            if mask & 2 != 0 {
+                stat.ephemeral_owner = i64::MIN + 1;
+                extra += 8;
+            }
+            if mask & 4 != 0 {
+                stat.aversion = i32::MAX;
+                extra += 4;
+            }
+            let n = Node::new("/p/n", b"data", Arc::new(Vec::new()), stat);
+            assert_eq!(n.stat(), stat, "mask {mask}");
+            assert_eq!(n.path(), "/p/n");
+            assert_eq!(n.data(), b"data");
+            assert_eq!(n.bytes.len(), 4 + extra + 4 + 4, "mask {mask}");
+            assert_eq!(n.ephemeral_owner(), stat.ephemeral_owner);
+            assert_eq!(n.version(), stat.version);
+            assert_eq!(n.aversion(), stat.aversion);
+            assert_eq!(n.mtime(), stat.mtime);
+        }
+        // A modification that happens to restore the fresh values (version
+        // 0, mzxid = czxid) stores nothing, and reads back the same.
+        let mut n = Node::new("/x", b"", Arc::new(Vec::new()), base);
+        n.set_stat(StoredStat { version: 1, ..base });
+        assert_eq!(n.version(), 1);
+        n.set_stat(base);
+        assert_eq!(n.stat(), base);
+        assert_eq!(n.bytes.len(), 4 + 2);
     }
 
-    /// A data change keeps the path; the bytes it hands back hold the old
-    /// data and, put back, restore the node exactly.
+    /// The node map's slot: path, data and the block's Stat fields behind
+    /// one pointer, the ACL behind a thin one, so 64 bytes (it was 120). A
+    /// field that grows it fails here.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_slot_is_64_bytes() {
+        assert_eq!(std::mem::size_of::<Option<Node>>(), 64);
+    }
+
+    /// A data change keeps the path and takes the new Stat; the block it
+    /// hands back, put back with the old Stat, restores the node exactly.
     #[test]
     fn replaced_data_keeps_the_path_and_restores_exactly() {
         let mut n = node("/app/config", b"old value");
+        n.set_children_stat(3, 99);
         let before = n.clone();
-        let old = n.replace_data(b"a longer new value");
+        let old_stat = n.stat();
+        let set = StoredStat {
+            version: 1,
+            mzxid: 100,
+            mtime: 2_000,
+            ..old_stat
+        };
+        let old = n.replace_data(b"a longer new value", set);
         assert_eq!(n.path(), "/app/config");
         assert_eq!(n.data(), b"a longer new value");
+        assert_eq!(n.stat(), set);
         assert_eq!(old.data(), b"old value");
-        let emptied = n.replace_data(b"");
+        let emptied = n.replace_data(b"", StoredStat { version: 2, ..set });
         assert_eq!(n.data(), b"");
         assert_eq!(n.path(), "/app/config");
+        assert_eq!(n.version(), 2);
         n.restore_bytes(emptied);
+        n.set_stat(set);
         n.restore_bytes(old);
+        n.set_stat(old_stat);
         assert_eq!(n, before);
+        // A parent's child counters stay in the slot: no new block.
+        let block = n.bytes.as_ptr();
+        n.set_children_stat(4, 120);
+        n.set_stat(StoredStat {
+            cversion: 5,
+            pzxid: 130,
+            ..n.stat()
+        });
+        assert_eq!(n.bytes.as_ptr(), block);
+        assert_eq!((n.cversion(), n.pzxid()), (5, 130));
     }
 }

@@ -428,7 +428,8 @@ mod tests {
         let mut map = NodeMap::default();
         map.insert(node("/a", 1));
         if let Some(n) = map.get_mut("/a") {
-            n.replace_data(&[9]);
+            let stat = n.stat();
+            n.replace_data(&[9], stat);
         }
         assert_eq!(map.get("/a").map(|n| n.data().to_vec()), Some(vec![9]));
         let copy = map.clone();

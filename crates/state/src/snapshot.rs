@@ -741,7 +741,7 @@ pub(crate) fn write_node<W: Write>(
 ) -> io::Result<()> {
     w.bytes(node.path_bytes(), "path")?;
     w.bytes(node.data(), "data")?;
-    encode_node_tail(&mut w.buf, acl_index, &node.stat);
+    encode_node_tail(&mut w.buf, acl_index, &node.stat());
     w.end_record()
 }
 
@@ -753,7 +753,7 @@ pub(crate) fn encode_node(buf: &mut Vec<u8>, node: &Node, acl_index: u32) -> io:
         buf.extend_from_slice(&len.to_be_bytes());
         buf.extend_from_slice(bytes);
     }
-    encode_node_tail(buf, acl_index, &node.stat);
+    encode_node_tail(buf, acl_index, &node.stat());
     Ok(())
 }
 

@@ -330,8 +330,8 @@ impl DataTree {
             return false;
         }
         match node.kind(self.extended()) {
-            EphemeralKind::Container => node.stat.cversion > 0,
-            EphemeralKind::Ttl(ttl) => ttl != 0 && now_ms.wrapping_sub(node.stat.mtime) > ttl,
+            EphemeralKind::Container => node.cversion() > 0,
+            EphemeralKind::Ttl(ttl) => ttl != 0 && now_ms.wrapping_sub(node.mtime()) > ttl,
             _ => false,
         }
     }

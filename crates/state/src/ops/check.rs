@@ -22,6 +22,6 @@ pub(crate) fn apply(
     validate_path(&req.path, false)?;
     let node = tree.nodes.get(req.path.as_str()).ok_or(ErrorCode::NoNode)?;
     tree.check_perm(&node.acl, Perms::READ, ctx.auth)?;
-    check_version(node.stat.version, req.version)?;
+    check_version(node.version(), req.version)?;
     Ok(())
 }

@@ -71,7 +71,7 @@ pub(crate) fn apply(
     let mut path = req.path.clone();
     if mode.is_sequential() {
         // The parent's stored cversion (children ever created), before this create.
-        path.push_str(&format!("{:010}", parent.stat.cversion));
+        path.push_str(&format!("{:010}", parent.cversion()));
     }
     validate_path(&path, false)?;
     if tree.lookup(&path).is_some() {

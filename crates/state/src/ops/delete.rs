@@ -21,7 +21,7 @@ pub(crate) fn apply(
     let parent = tree.lookup(parent_path).ok_or(ErrorCode::NoNode)?;
     tree.check_perm(&parent.acl, Perms::DELETE, ctx.auth)?;
     let node = tree.nodes.get(req.path.as_str()).ok_or(ErrorCode::NoNode)?;
-    check_version(node.stat.version, req.version)?;
+    check_version(node.version(), req.version)?;
     if !node.children.is_empty() {
         return Err(ErrorCode::NotEmpty);
     }

@@ -19,6 +19,6 @@ pub(crate) fn apply(
     let acl = acl::fixup(&req.acl, ctx.auth)?;
     let node = tree.nodes.get(req.path.as_str()).ok_or(ErrorCode::NoNode)?;
     tree.check_perm(&node.acl, Perms::ADMIN, ctx.auth)?;
-    let aversion = check_version(node.stat.aversion, req.version)?;
+    let aversion = check_version(node.aversion(), req.version)?;
     Ok(tree.set_node_acl(&req.path, &acl, aversion))
 }

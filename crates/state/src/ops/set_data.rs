@@ -18,7 +18,7 @@ pub(crate) fn apply(
     let slot = tree.nodes.slot_of(&req.path).ok_or(ErrorCode::NoNode)?;
     let node = tree.nodes.node_at(slot).ok_or(ErrorCode::NoNode)?;
     tree.check_perm(&node.acl, Perms::WRITE, ctx.auth)?;
-    let (old_len, current_version) = (node.data().len(), node.stat.version);
+    let (old_len, current_version) = (node.data().len(), node.version());
     // Quota checks look up other nodes but move none: the slot stays valid.
     tree.check_quota(&req.path, Some(old_len), req.data.len())?;
     let version = check_version(current_version, req.version)?;

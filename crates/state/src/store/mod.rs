@@ -157,14 +157,13 @@ impl DataTree {
             Some(p) => {
                 self.undo.push(Undo::Stat {
                     path: parent_key.into(),
-                    stat: p.stat,
+                    stat: p.stat(),
                 });
                 // ZooKeeper only moves cversion/pzxid forward (the check matters
                 // when the cversion wraps at i32::MAX).
-                let cversion = p.stat.cversion.wrapping_add(1);
-                if cversion > p.stat.cversion {
-                    p.stat.cversion = cversion;
-                    p.stat.pzxid = zxid;
+                let cversion = p.cversion().wrapping_add(1);
+                if cversion > p.cversion() {
+                    p.set_children_stat(cversion, zxid);
                 }
                 p.acl.clone()
             }
@@ -211,10 +210,10 @@ impl DataTree {
             Some(p) => {
                 self.undo.push(Undo::Stat {
                     path: parent_key.into(),
-                    stat: p.stat,
+                    stat: p.stat(),
                 });
-                if zxid > p.stat.pzxid {
-                    p.stat.pzxid = zxid;
+                if zxid > p.pzxid() {
+                    p.set_children_stat(p.cversion(), zxid);
                 }
                 p.acl.clone()
             }
@@ -271,11 +270,14 @@ impl DataTree {
         let Some(node) = self.nodes.node_at_mut(slot) else {
             return Stat::default();
         };
-        let old_data = node.replace_data(&data);
-        let old_stat = node.stat;
-        node.stat.version = version;
-        node.stat.mtime = time_ms;
-        node.stat.mzxid = zxid;
+        let old_stat = node.stat();
+        let new_stat = StoredStat {
+            version,
+            mtime: time_ms,
+            mzxid: zxid,
+            ..old_stat
+        };
+        let old_data = node.replace_data(&data, new_stat);
         let stat = node.client_stat(extended);
         let acl = node.acl.clone();
         let new_len = data.len();
@@ -301,8 +303,11 @@ impl DataTree {
             return Stat::default();
         };
         let old = std::mem::replace(&mut node.acl, shared);
-        let old_stat = node.stat;
-        node.stat.aversion = aversion;
+        let old_stat = node.stat();
+        node.set_stat(StoredStat {
+            aversion,
+            ..old_stat
+        });
         let stat = node.client_stat(extended);
         self.acls.release(&old);
         self.undo.push(Undo::Acl {

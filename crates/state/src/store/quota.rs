@@ -128,13 +128,14 @@ impl DataTree {
         let Some(node) = self.nodes.get_mut(path) else {
             return;
         };
-        let old = node.replace_data(&data);
+        let stat = node.stat();
+        let old = node.replace_data(&data, stat);
         self.data_size =
             (self.data_size + data.len() as u64).saturating_sub(old.data().len() as u64);
         self.undo.push(Undo::Data {
             path: path.into(),
             data: old,
-            stat: node.stat,
+            stat,
         });
     }
 

@@ -66,7 +66,7 @@ impl DataTree {
                 }
                 Undo::Stat { path, stat } => {
                     if let Some(n) = self.nodes.get_mut(&path) {
-                        n.stat = stat;
+                        n.set_stat(stat);
                     }
                 }
                 Undo::Data { path, data, stat } => {
@@ -75,14 +75,14 @@ impl DataTree {
                         self.data_size =
                             (self.data_size + data.data().len() as u64).saturating_sub(new_len);
                         n.restore_bytes(data);
-                        n.stat = stat;
+                        n.set_stat(stat);
                     }
                 }
                 Undo::Acl { path, acl, stat } => {
                     let acl = self.acls.intern(&acl);
                     if let Some(n) = self.nodes.get_mut(&path) {
                         let replaced = std::mem::replace(&mut n.acl, acl);
-                        n.stat = stat;
+                        n.set_stat(stat);
                         self.acls.release(&replaced);
                     }
                 }
