@@ -68,7 +68,7 @@ impl StoredStat {
 /// million znodes: 57 MiB). The map finds a node by the path it carries (a
 /// node never moves: ZooKeeper has no rename). Children are slot numbers
 /// (see `children`); the ACL is a thin shared pointer (see `acl_cache`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Node {
     bytes: Box<[u8]>,
     /// Shared with every node that has the same ACL (see `acl_cache`).
@@ -78,6 +78,18 @@ pub struct Node {
     ctime: i64,
     pzxid: i64,
     cversion: i32,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("path", &self.path())
+            .field("data", &String::from_utf8_lossy(self.data()))
+            .field("acl", &self.acl)
+            .field("stat", &self.stat())
+            .field("children", &self.children)
+            .finish()
+    }
 }
 
 /// The header word's flags (see [`Node`]); the low bits are the path's
