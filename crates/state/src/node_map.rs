@@ -21,7 +21,7 @@ use hashbrown::HashTable;
 use crate::node::Node;
 
 /// Slots per chunk: chunks are allocated whole, so this is the most memory a
-/// map holds beyond its nodes (4096 × 96 bytes ≈ 0.4 MB), and small enough
+/// map holds beyond its nodes (4096 × 64 bytes ≈ 0.26 MB), and small enough
 /// that allocating one never pauses apply noticeably.
 const CHUNK_SLOTS: usize = 4096;
 
@@ -99,7 +99,7 @@ impl NodeMap {
     }
 
     /// The slot holding `path`'s node; callers that read and then change
-    /// one node look it up once and go on with [`NodeMap::at`] and
+    /// one node look it up once and go on with [`NodeMap::node_at`] and
     /// [`NodeMap::node_at_mut`].
     pub(crate) fn slot_of(&self, path: &str) -> Option<u32> {
         let path = path.as_bytes();
@@ -173,7 +173,7 @@ impl NodeMap {
     /// Stores a node without indexing it: a snapshot load pushes every node
     /// this way and then indexes them all at once with
     /// [`NodeMap::index_unindexed`]. Until then the map finds none of them by
-    /// path (slots and [`NodeMap::at`] work), and nothing checks for a
+    /// path (slots and [`NodeMap::node_at`] work), and nothing checks for a
     /// second node at the same path.
     pub(crate) fn push_unindexed(&mut self, node: Node) -> u32 {
         let slot = self.take_slot();
