@@ -261,26 +261,23 @@ impl Node {
     /// changes (a rollback of setData or setACL; a parent's cversion and
     /// pzxid are in the slot).
     pub fn set_stat(&mut self, stat: StoredStat) {
-        let rebuild = {
-            let now = self.stat();
-            (
-                now.mzxid,
-                now.mtime,
-                now.version,
-                now.ephemeral_owner,
-                now.aversion,
-            ) != (
-                stat.mzxid,
-                stat.mtime,
-                stat.version,
-                stat.ephemeral_owner,
-                stat.aversion,
-            ) || (now.czxid, now.ctime) != (stat.czxid, stat.ctime)
+        // The block stays when only the slot's child counters differ.
+        // czxid and ctime are in the slot too, but the block's fields are
+        // stored relative to them, so a change there rebuilds it.
+        let slot_only = StoredStat {
+            pzxid: stat.pzxid,
+            cversion: stat.cversion,
+            ..self.stat()
         };
-        if rebuild {
+        if slot_only != stat {
             let p = parts(&self.bytes);
             self.bytes = node_bytes(p.path, p.data, &stat);
         }
+        self.set_slot_stat(&stat);
+    }
+
+    /// Stores the slot's part of `stat`.
+    fn set_slot_stat(&mut self, stat: &StoredStat) {
         self.czxid = stat.czxid;
         self.ctime = stat.ctime;
         self.pzxid = stat.pzxid;
@@ -324,10 +321,7 @@ impl Node {
     pub fn replace_data(&mut self, data: &[u8], stat: StoredStat) -> NodeBytes {
         let bytes = node_bytes(self.path_bytes(), data, &stat);
         let old = NodeBytes(std::mem::replace(&mut self.bytes, bytes));
-        self.czxid = stat.czxid;
-        self.ctime = stat.ctime;
-        self.pzxid = stat.pzxid;
-        self.cversion = stat.cversion;
+        self.set_slot_stat(&stat);
         old
     }
 

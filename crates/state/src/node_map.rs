@@ -89,10 +89,6 @@ impl NodeMap {
         self.hasher.hash_one(path) as u32
     }
 
-    fn slot(&self, slot: u32) -> Option<&Node> {
-        slot_in(&self.chunks, slot)
-    }
-
     fn slot_mut(&mut self, slot: u32) -> &mut Option<Node> {
         let slot = slot as usize;
         &mut self.chunks[slot / CHUNK_SLOTS][slot % CHUNK_SLOTS]
@@ -109,7 +105,7 @@ impl NodeMap {
     fn slot_of_hashed(&self, path: &[u8], hash: u32) -> Option<u32> {
         self.index
             .find(spread(hash), |e| {
-                e.hash == hash && self.slot(e.slot).is_some_and(|n| n.path_bytes() == path)
+                e.hash == hash && self.node_at(e.slot).is_some_and(|n| n.path_bytes() == path)
             })
             .map(|e| e.slot)
     }
@@ -128,7 +124,7 @@ impl NodeMap {
 
     pub(crate) fn get(&self, path: &str) -> Option<&Node> {
         let slot = self.slot_of(path)?;
-        self.slot(slot)
+        self.node_at(slot)
     }
 
     pub(crate) fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
@@ -256,7 +252,7 @@ impl NodeMap {
 
     /// The node in `slot`, if it holds one.
     pub(crate) fn node_at(&self, slot: u32) -> Option<&Node> {
-        self.slot(slot)
+        slot_in(&self.chunks, slot)
     }
 
     /// `node`'s children as (slot, full path), sorted by path, which for
@@ -276,7 +272,7 @@ impl NodeMap {
         let mut out: Vec<(u32, &Node)> = node
             .children
             .slots()
-            .filter_map(|slot| self.slot(slot).map(|n| (slot, n)))
+            .filter_map(|slot| self.node_at(slot).map(|n| (slot, n)))
             .collect();
         // Siblings are mostly created in name order, so this is near-linear.
         out.sort_unstable_by(|a, b| a.1.path_bytes().cmp(b.1.path_bytes()));

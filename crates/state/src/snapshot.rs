@@ -502,7 +502,7 @@ impl DataTree {
         let acls = self.acl_table()?;
         acls.write(&mut w)?;
 
-        // Nodes in preorder: a stack of (path, remaining children).
+        // Nodes in preorder: a stack of each level's remaining children.
         let mut written = 0u64;
         if let Some(root) = self.nodes.get("/") {
             write_node(&mut w, root, acls.index(&root.acl)?)?;
@@ -603,7 +603,6 @@ impl DataTree {
             let mut fixed = [0u8; NODE_FIXED_BYTES];
             fixed.copy_from_slice(&rec[data.end..]);
             let (acl_index, stat) = parse_node_fixed(&fixed);
-            let data = data.clone();
             let path =
                 std::str::from_utf8(&rec[path]).map_err(|_| corrupt("a path is not UTF-8"))?;
             let acl = match interned.get_mut(acl_index as usize) {
