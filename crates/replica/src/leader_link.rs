@@ -47,6 +47,20 @@ pub const FORWARD_QUEUE_PROPOSALS_MAX: usize = 4096;
 /// dropped with a warning (the leader then sees them at the next report).
 pub const ACTIVITY_WAITING_SESSIONS_MAX: usize = 1 << 20;
 
+/// A call to the leader slower than this is logged.
+const SLOW_CALL: Duration = Duration::from_secs(1);
+
+/// What a request to the leader is, for log lines.
+fn request_kind(request: &PeerRequest) -> &'static str {
+    match request {
+        PeerRequest::Forward { .. } => "Forward",
+        PeerRequest::SessionActivity { .. } => "SessionActivity",
+        PeerRequest::Revalidate { .. } => "Revalidate",
+        PeerRequest::ReadIndex { .. } => "ReadIndex",
+        _ => "request",
+    }
+}
+
 /// One leader's reign as this server sees it: a term and its leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Era {
@@ -445,7 +459,8 @@ impl Link {
         if self.conn.as_ref().is_some_and(|c| c.era != era) {
             self.conn = None;
         }
-        let deadline = Instant::now() + self.timing.rpc;
+        let started = Instant::now();
+        let deadline = started + self.timing.rpc;
         let id = self.id.clone();
         let mut taken = self.conn.take();
         let exchange = async {
@@ -481,6 +496,21 @@ impl Link {
             },
             () = leader_changed => Err(LinkError::LeaderChanged),
         };
+        let took = started.elapsed();
+        if took >= SLOW_CALL {
+            // Everything queued behind this call waited as long: worth a line
+            // when a client's handshake or write seems to hang.
+            tracing::warn!(
+                "{} to leader {} (term {}) took {took:?}: {}",
+                request_kind(request),
+                era.leader,
+                era.term,
+                match &outcome {
+                    Ok(response) => format!("answered {response:?}"),
+                    Err(e) => e.to_string(),
+                }
+            );
+        }
         match outcome {
             Ok(PeerResponse::NotLeader { leader }) => Err(LinkError::NotLeader(leader)),
             Ok(PeerResponse::Failed(reason)) => Err(LinkError::Broken(io::Error::other(reason))),

@@ -22,6 +22,9 @@
 //! - a leader whose followers are stopped (SIGSTOP) stops serving within
 //!   `syncLimit` ticks and drops its clients, and serves again (writes
 //!   included) once they are continued;
+//! - clients opening sessions and writing on every server while leaders are
+//!   killed and restarted, round after round: each handshake and write is
+//!   answered or its connection closed within seconds, never left hanging;
 //! - read-only mode: three participants with `readonlymode.enabled`, two
 //!   killed; the survivor serves read-only clients (reads of earlier data,
 //!   NotReadOnly for writes, other clients refused, kazoo with
@@ -1330,4 +1333,143 @@ fn killed_leader_scenario() {
         get(&mut c, "/before").is_some(),
         "the write before the kill survived"
     );
+}
+
+/// What one client attempt during [`clients_are_answered_or_dropped_during_failovers`]
+/// ran into; printed (Debug) when the test fails.
+#[derive(Debug)]
+#[allow(dead_code)]
+struct Attempt {
+    server: usize,
+    /// When it started, relative to the start of the test.
+    started_ms: u128,
+    step: &'static str,
+    took: Duration,
+    outcome: String,
+}
+
+/// Clients connecting to every server while leaders are killed (and
+/// restarted) one after another: every handshake and every write is
+/// answered, or its connection closed, promptly; none is left hanging. A
+/// ZooKeeper follower that loses its leader drops its clients, and a client
+/// whose server does not answer waits out its whole read timeout (two thirds
+/// of the session timeout) before it tries another server, so a hang costs
+/// seconds on a failover that otherwise takes a fraction of one. The clients
+/// keep different paces, so handshakes and writes land at all points of each
+/// leader change: before the followers notice it, during the election, and as
+/// they start following the new leader.
+#[test]
+fn clients_are_answered_or_dropped_during_failovers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    const PROMPT: Duration = Duration::from_secs(3);
+    let rounds: usize = std::env::var("RZK_FAILOVER_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+
+    let mut ens = Ensemble::start_with(3, 0, &["tickTime=2000", "initLimit=10", "syncLimit=5"]);
+    let t_start = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let attempts: Arc<Mutex<Vec<Attempt>>> = Arc::default();
+    let workers: Vec<_> = (0..6)
+        .map(|w| {
+            let server = w % 3;
+            let addr = ens.addr(server);
+            let pause = Duration::from_millis(1 + 9 * w as u64);
+            let stop = stop.clone();
+            let attempts = attempts.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let t0 = Instant::now();
+                    let record = |step, took, outcome: String| Attempt {
+                        server,
+                        started_ms: (t0 - t_start).as_millis(),
+                        step,
+                        took,
+                        outcome,
+                    };
+                    let opts = ConnectOptions {
+                        timeout_ms: 30_000,
+                        ..ConnectOptions::default()
+                    };
+                    let found = match RawClient::connect(&addr, opts) {
+                        Ok((mut client, resp)) if resp.timeout_ms > 0 => {
+                            let t1 = Instant::now();
+                            let (op, request) = create_request(format!("/w{w}-{n}"), Vec::new());
+                            let outcome = match client.call(op, request) {
+                                Ok(r) => format!("{:?}", r.err),
+                                Err(e) => format!("{e}"),
+                            };
+                            record("create", t1.elapsed(), outcome)
+                        }
+                        Ok((_, resp)) => {
+                            record("handshake", t0.elapsed(), format!("refused {resp:?}"))
+                        }
+                        Err(e) => record("handshake", t0.elapsed(), format!("{e}")),
+                    };
+                    attempts.lock().unwrap().push(found);
+                    std::thread::sleep(pause);
+                }
+            })
+        })
+        .collect();
+    let mut kills = Vec::new();
+    for _ in 0..rounds {
+        std::thread::sleep(Duration::from_millis(700));
+        let leader = ens.leader(SERVE_TIMEOUT);
+        kills.push(((Instant::now() - t_start).as_millis(), leader));
+        ens.servers[leader].kill();
+        std::thread::sleep(Duration::from_millis(2500));
+        ens.servers[leader].restart().expect("restart");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let attempts = std::mem::take(&mut *attempts.lock().unwrap());
+    let slow: Vec<&Attempt> = attempts.iter().filter(|a| a.took >= PROMPT).collect();
+    let acknowledged = attempts
+        .iter()
+        .filter(|a| a.step == "create" && a.outcome == "Ok")
+        .count();
+    eprintln!(
+        "{} attempts, {acknowledged} writes acknowledged, {} slow; kills (ms, server): {kills:?}",
+        attempts.len(),
+        slow.len()
+    );
+    if !slow.is_empty() {
+        // Warnings (slow leader-link calls and session creations among
+        // them) and each log's tail; the whole logs are far too long.
+        let logs: String = (0..3)
+            .map(|i| {
+                let log = std::fs::read_to_string(ens.servers[i].log_path()).unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                let from = lines.len().saturating_sub(100);
+                let warnings: Vec<&str> = lines[..from]
+                    .iter()
+                    .copied()
+                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                    .collect();
+                format!(
+                    "--- server {i}: warnings ---\n{}\n--- server {i}: last 100 lines ---\n{}\n",
+                    warnings.join("\n"),
+                    lines[from..].join("\n")
+                )
+            })
+            .collect();
+        panic!("kills (ms, server) {kills:?}; attempts left hanging for {PROMPT:?} or more: {slow:#?}\n{logs}");
+    }
+    for (at, _) in &kills {
+        assert!(
+            attempts.iter().any(|a| a.started_ms > *at
+                && a.started_ms < at + 2500
+                && a.step == "create"
+                && a.outcome == "Ok"),
+            "no write acknowledged within 2.5 s of the kill at {at} ms"
+        );
+    }
 }

@@ -75,6 +75,10 @@ pub(crate) fn check_zxid(shared: &Shared, req: &ConnectRequest) -> Result<(), Cl
     Ok(())
 }
 
+/// A session whose creation through the log takes longer than this is
+/// logged (it normally takes one commit round).
+const SLOW_SESSION_CREATION: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn create(shared: &Shared, timeout_ms: i32) -> Result<Outcome, CloseReason> {
     let password = random_password()?;
     let session_id = {
@@ -90,7 +94,21 @@ async fn create(shared: &Shared, timeout_ms: i32) -> Result<Outcome, CloseReason
         timeout_ms,
         password: password.clone(),
     };
-    let applied = match shared.log.propose(txn).await {
+    let started = std::time::Instant::now();
+    let proposed = shared.log.propose(txn).await;
+    let took = started.elapsed();
+    if took >= SLOW_SESSION_CREATION {
+        // The client may have given up on this server by now.
+        tracing::warn!(
+            "Creating session 0x{session_id:x} took {took:?} ({})",
+            if proposed.is_ok() {
+                "applied"
+            } else {
+                "failed"
+            }
+        );
+    }
+    let applied = match proposed {
         Ok(a) => a,
         Err(_) => {
             shared.sessions().remove(session_id);
