@@ -276,11 +276,15 @@ impl StatusHandle {
     }
 
     /// A stream of changes, for the server's role-change log lines and
-    /// leader-only duties.
+    /// leader-only duties. It starts by waking on every change of raft's
+    /// metrics (each write's append, commit and apply among them); see
+    /// [`StatusWatch::roles_only`].
     pub fn watch(&self) -> StatusWatch {
         StatusWatch {
             handle: self.clone(),
             metrics: self.raft.metrics(),
+            roles: self.raft.server_metrics(),
+            roles_only: false,
         }
     }
 }
@@ -292,12 +296,36 @@ pub struct StatusWatch {
         crate::TypeConfig,
         openraft::RaftMetrics<crate::TypeConfig>,
     >,
+    /// The part of the metrics that changes only with the vote, the leader,
+    /// the membership and this server's raft state.
+    roles: openraft::alias::WatchReceiverOf<
+        crate::TypeConfig,
+        openraft::metrics::RaftServerMetrics<crate::TypeConfig>,
+    >,
+    roles_only: bool,
 }
 
 impl StatusWatch {
     /// The next status after a change; `None` once raft has stopped.
     pub async fn next(&mut self) -> Option<Status> {
-        self.metrics.changed().await.ok()?;
+        if self.roles_only {
+            self.roles.changed().await.ok()?;
+        } else {
+            self.metrics.changed().await.ok()?;
+        }
         Some(self.handle.status())
+    }
+
+    /// From now on, wakes only when the vote, the leader, the membership or
+    /// raft's state changes, not on each write's progress. For a watcher
+    /// that no longer needs the log's indexes as they move (the serving gate
+    /// once passed): waking it on every write woke a task, and often an idle
+    /// worker thread, two or three times per write.
+    pub fn roles_only(&mut self) {
+        if !self.roles_only {
+            self.roles_only = true;
+            // Changes until now were seen through the full metrics.
+            let _ = self.roles.borrow_and_update();
+        }
     }
 }

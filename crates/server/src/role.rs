@@ -25,8 +25,12 @@
 //! leader for [`crate::read_only::start_delay_ms`] serves read-only
 //! ([`mode`]; the rest is in [`crate::read_only`]).
 //!
-//! Metrics may not change while nothing happens (a leader whose followers
-//! are silent), so the status is also re-read every tick.
+//! The loop wakes on every change of raft's metrics until the gate is
+//! passed, then only on changes of the vote, the leader, the membership and
+//! raft's state: a write's append, commit and apply no longer wake it. What
+//! changes without such a change (a leader's last quorum acknowledgement, a
+//! follower's last contact with its leader, the time without a leader) is
+//! re-read every tick.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -178,8 +182,12 @@ pub async fn follow(
         leading_since: None,
         quorum_lost: false,
     };
+    let applied = start.last_applied_index;
     f.on_status(start, true);
     let mut watch = handle.watch();
+    if applied >= f.gate.catch_up_to {
+        watch.roles_only();
+    }
     let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -198,7 +206,13 @@ pub async fn follow(
         if status.role == Role::Stopped {
             break;
         }
+        let applied = status.last_applied_index;
         f.on_status(status, false);
+        if applied >= f.gate.catch_up_to {
+            // Past the gate, serving depends on the role and the leader
+            // only (and on what the tick re-reads): no wake-up per write.
+            watch.roles_only();
+        }
         if shared.is_read_only() {
             crate::read_only::expire_sessions(&shared);
         }
