@@ -103,6 +103,7 @@ use rzk_wal::{FlushCallback, Record, RecoveryReport, Wal, WalError, WalOptions, 
 
 pub use error::WalLogStoreError;
 use idle::IdleAppends;
+pub use idle::RequestCount;
 use recent::RecentEntries;
 pub use recent::RECENT_ENTRIES_MAX;
 
@@ -390,6 +391,14 @@ impl WalLogStore {
     /// two in series.
     pub fn sync_idle_appends_here(&self, on: bool) {
         self.inner.idle.enable(on);
+    }
+
+    /// Gives the idle rule the server's count of client requests received:
+    /// an append then syncs here only if no other client's request arrived
+    /// since the writer's previous one (a fdatasync here blocks the worker
+    /// thread other clients' reads would run on).
+    pub fn count_requests_with(&self, requests: RequestCount) {
+        self.inner.idle.count_requests(requests);
     }
 
     /// The log directory.

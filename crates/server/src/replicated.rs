@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 
 use rzk_replica::hooks::{ApplyHook, LeaderSessions, SnapshotSource};
@@ -309,6 +310,12 @@ pub async fn build_replica(
     // A standalone server has no followers to send entries to: a lone
     // writer's append may fdatasync on raft's core (see the method).
     log_store.sync_idle_appends_here(peer_listen.is_none());
+    let counted = hooks.clone();
+    log_store.count_requests_with(Arc::new(move || {
+        counted
+            .shared()
+            .map_or(0, |s| s.stats.packets_received.load(Ordering::Relaxed))
+    }));
     let mut replica_config = ReplicaConfig::new(
         config.my_id,
         timing,
