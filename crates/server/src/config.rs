@@ -115,26 +115,32 @@ pub struct ServerConfig {
     /// `rzk.log.*`: rzk's own keys for its log (see `logging`).
     pub log: LogSettings,
     /// `rzk.workerThreads`: threads of the runtime that serves connections
-    /// and runs raft; `None` means one per core (see [`worker_threads_for`]).
+    /// and runs raft; `None` means one per core but one (see
+    /// [`worker_threads_for`]).
     pub worker_threads: Option<usize>,
 }
 
 /// Most worker threads `rzk.workerThreads` accepts.
 pub const WORKER_THREADS_MAX: usize = 1024;
 
-/// The runtime's worker threads: as configured, else one per core (tokio's
-/// default), at least one.
+/// The runtime's worker threads: as configured, else one fewer than the
+/// cores, at least one.
 ///
-/// Fewer can pay on a small machine shared with busy clients: waking a task
-/// often wakes another, idle worker to steal it (a futex call and, on a VM,
-/// an interrupt to another core). On a 2-core VM with the benchmark on the
-/// same machine, one worker served 8-19% more gets and answered a lone
-/// setData sooner than two, but 13% fewer creates, and a 3-server ensemble
-/// on those two cores served less of a 90%-read mix (docs/PERFORMANCE.md).
-/// A dedicated server has no clients to leave a core to, so the default
-/// stays one per core.
+/// The core left over is for what runs beside the workers on every write:
+/// the WAL's fdatasync (on its flusher thread, or on the worker for a lone
+/// writer), snapshot builds, and the kernel's disk and network work. A
+/// second worker on a 2-core machine mostly added hand-offs: raft's core
+/// hands each committed batch to its state machine task, and with another
+/// worker idle, tokio wakes it (a futex call and, on a VM, an interrupt to
+/// the other core) to steal that task. Measured on a 2-core VM with the
+/// benchmark on the same machine (docs/PERFORMANCE.md, eighth session): one
+/// worker answered a lone setData in 186 us against 262 (p50) with 95 us of
+/// CPU against 140, served as many or more sets, creates and gets at 16x8
+/// with 8-15% less CPU per op, and 3-server ensembles served the same.
+/// Machines with more cores were not measured; there a worker per core
+/// but one keeps the same core for the rest.
 pub fn worker_threads_for(configured: Option<usize>, cores: usize) -> usize {
-    configured.unwrap_or(cores).max(1)
+    configured.unwrap_or(cores.saturating_sub(1)).max(1)
 }
 
 /// `rzk.log.format` and `rzk.log.level`, as written; the binary weighs them
@@ -819,8 +825,9 @@ mod tests {
             );
         }
         assert_eq!(worker_threads_for(None, 0), 1);
-        assert_eq!(worker_threads_for(None, 2), 2);
-        assert_eq!(worker_threads_for(None, 16), 16);
+        assert_eq!(worker_threads_for(None, 1), 1);
+        assert_eq!(worker_threads_for(None, 2), 1);
+        assert_eq!(worker_threads_for(None, 16), 15);
         assert_eq!(worker_threads_for(Some(4), 2), 4);
     }
 
