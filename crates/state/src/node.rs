@@ -100,36 +100,57 @@ const OWNED: u32 = 1 << 30;
 const ACL_CHANGED: u32 = 1 << 29;
 const PATH_LEN_MASK: u32 = ACL_CHANGED - 1;
 
-/// A node's block for `path`, `data` and the block's part of `s`.
+/// Bytes of each optional header group (see [`Node`]).
+const MODIFIED_BYTES: usize = 8 + 8 + 4;
+const OWNED_BYTES: usize = 8;
+const ACL_CHANGED_BYTES: usize = 4;
+
+/// The header length the flags in `word` say.
+fn header_len(word: u32) -> usize {
+    let mut len = 0;
+    if word & MODIFIED != 0 {
+        len += MODIFIED_BYTES;
+    }
+    if word & OWNED != 0 {
+        len += OWNED_BYTES;
+    }
+    if word & ACL_CHANGED != 0 {
+        len += ACL_CHANGED_BYTES;
+    }
+    len
+}
+
+/// A node's block for `path`, `data` and the block's part of `s`, built in
+/// one allocation (setData builds one per write).
 fn node_bytes(path: &[u8], data: &[u8], s: &StoredStat) -> Box<[u8]> {
     debug_assert!(path.len() <= PATH_LEN_MASK as usize, "path too long");
     let mut word = (path.len() as u32) & PATH_LEN_MASK;
-    let modified = s.mzxid != s.czxid || s.mtime != s.ctime || s.version != 0;
-    let mut header = Vec::with_capacity(HEADER_MAX_BYTES);
-    if modified {
+    if s.mzxid != s.czxid || s.mtime != s.ctime || s.version != 0 {
         word |= MODIFIED;
-        header.extend_from_slice(&s.mzxid.to_le_bytes());
-        header.extend_from_slice(&s.mtime.to_le_bytes());
-        header.extend_from_slice(&s.version.to_le_bytes());
     }
     if s.ephemeral_owner != 0 {
         word |= OWNED;
-        header.extend_from_slice(&s.ephemeral_owner.to_le_bytes());
     }
     if s.aversion != 0 {
         word |= ACL_CHANGED;
-        header.extend_from_slice(&s.aversion.to_le_bytes());
     }
-    let mut bytes = Vec::with_capacity(4 + header.len() + path.len() + data.len());
+    let mut bytes = Vec::with_capacity(4 + header_len(word) + path.len() + data.len());
     bytes.extend_from_slice(&word.to_le_bytes());
-    bytes.extend_from_slice(&header);
+    if word & MODIFIED != 0 {
+        bytes.extend_from_slice(&s.mzxid.to_le_bytes());
+        bytes.extend_from_slice(&s.mtime.to_le_bytes());
+        bytes.extend_from_slice(&s.version.to_le_bytes());
+    }
+    if word & OWNED != 0 {
+        bytes.extend_from_slice(&s.ephemeral_owner.to_le_bytes());
+    }
+    if word & ACL_CHANGED != 0 {
+        bytes.extend_from_slice(&s.aversion.to_le_bytes());
+    }
     bytes.extend_from_slice(path);
     bytes.extend_from_slice(data);
     bytes.into_boxed_slice()
 }
-
-/// The longest optional header (all three flags).
-const HEADER_MAX_BYTES: usize = 20 + 8 + 4;
 
 /// A block read back: its flags, the optional header and the path and data.
 struct Parts<'a> {
@@ -152,11 +173,8 @@ fn parts(bytes: &[u8]) -> Parts<'_> {
         return empty;
     };
     let word = u32::from_le_bytes(*word);
-    let header_len = if word & MODIFIED != 0 { 20 } else { 0 }
-        + if word & OWNED != 0 { 8 } else { 0 }
-        + if word & ACL_CHANGED != 0 { 4 } else { 0 };
     let path_len = (word & PATH_LEN_MASK) as usize;
-    let Some((header, rest)) = rest.split_at_checked(header_len) else {
+    let Some((header, rest)) = rest.split_at_checked(header_len(word)) else {
         return empty;
     };
     let Some((path, data)) = rest.split_at_checked(path_len) else {
