@@ -65,10 +65,16 @@ pub struct Gate {
     pub read_only_delay_ms: u64,
 }
 
+/// Whether the log up to `catch_up_to` has been applied (past that, only
+/// the leader decides whether this server serves).
+fn caught_up(status: &Status, catch_up_to: Option<u64>) -> bool {
+    status.last_applied_index >= catch_up_to
+}
+
 /// Whether a status lets this server serve clients, given the log index it
 /// must have applied first (its log's end when it started).
 pub fn can_serve(status: &Status, catch_up_to: Option<u64>) -> bool {
-    has_leader(status) && status.last_applied_index >= catch_up_to
+    has_leader(status) && caught_up(status, catch_up_to)
 }
 
 /// The mode for an effective status (see [`effective`]), given how long
@@ -182,12 +188,11 @@ pub async fn follow(
         leading_since: None,
         quorum_lost: false,
     };
-    let applied = start.last_applied_index;
-    f.on_status(start, true);
     let mut watch = handle.watch();
-    if applied >= f.gate.catch_up_to {
+    if caught_up(&start, f.gate.catch_up_to) {
         watch.roles_only();
     }
+    f.on_status(start, true);
     let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -206,13 +211,12 @@ pub async fn follow(
         if status.role == Role::Stopped {
             break;
         }
-        let applied = status.last_applied_index;
-        f.on_status(status, false);
-        if applied >= f.gate.catch_up_to {
+        if caught_up(&status, f.gate.catch_up_to) {
             // Past the gate, serving depends on the role and the leader
             // only (and on what the tick re-reads): no wake-up per write.
             watch.roles_only();
         }
+        f.on_status(status, false);
         if shared.is_read_only() {
             crate::read_only::expire_sessions(&shared);
         }

@@ -18,8 +18,7 @@
 //! - that entry and the [`SAME_WRITER_APPENDS`] appends before it were each
 //!   one entry from the same session: concurrent writers interleave;
 //! - the previous append started longer ago than the last flush took (the
-//!   writer waits for its replies rather than pipelining).
-//!
+//!   writer waits for its replies rather than pipelining);
 //! - the server received no client request since the writer's previous
 //!   append but this one (when the server gives a [`RequestCount`]): the
 //!   fdatasync blocks the worker thread the core runs on, and with one
