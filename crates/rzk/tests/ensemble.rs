@@ -132,6 +132,31 @@ impl Ensemble {
     fn addr(&self, i: usize) -> String {
         self.servers[i].addr()
     }
+
+    /// What servers `which` logged, for a failure message: each log's
+    /// warnings and errors (slow leader-link calls and session creations
+    /// among them), then its last `tail` lines; whole logs are too long.
+    fn log_digest(&self, which: &[usize], tail: usize) -> String {
+        which
+            .iter()
+            .map(|&i| {
+                let log = std::fs::read_to_string(self.servers[i].log_path()).unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                let from = lines.len().saturating_sub(tail);
+                let warnings: Vec<&str> = lines[..from]
+                    .iter()
+                    .copied()
+                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                    .collect();
+                format!(
+                    "--- server {i}: warnings ---\n{}\n--- server {i}: last {} lines ---\n{}\n",
+                    warnings.join("\n"),
+                    lines.len() - from,
+                    lines[from..].join("\n")
+                )
+            })
+            .collect()
+    }
 }
 
 /// Opens a session on `addr`, retrying for a while as real clients do: a
@@ -1267,20 +1292,7 @@ fn killed_leader_scenario() {
         if killed.elapsed() >= Duration::from_secs(8) {
             // What the survivors did, so that a failure here can be read
             // (a clean run fails over in well under a second).
-            let tails: String = survivors
-                .iter()
-                .map(|i| {
-                    let log =
-                        std::fs::read_to_string(ens.servers[*i].log_path()).unwrap_or_default();
-                    let lines: Vec<&str> = log.lines().collect();
-                    let from = lines.len().saturating_sub(80);
-                    format!(
-                        "--- server {i} (last {} lines) ---\n{}\n",
-                        lines.len() - from,
-                        lines[from..].join("\n")
-                    )
-                })
-                .collect();
+            let tails = ens.log_digest(&survivors, 80);
             panic!("no write acknowledged within 8 s of killing the leader ({attempts} attempts)\n{tails}");
         }
         let addr = ens.addr(survivors[attempts % 2]);
@@ -1442,25 +1454,7 @@ fn clients_are_answered_or_dropped_during_failovers() {
         slow.len()
     );
     if !slow.is_empty() {
-        // Warnings (slow leader-link calls and session creations among
-        // them) and each log's tail; the whole logs are far too long.
-        let logs: String = (0..3)
-            .map(|i| {
-                let log = std::fs::read_to_string(ens.servers[i].log_path()).unwrap_or_default();
-                let lines: Vec<&str> = log.lines().collect();
-                let from = lines.len().saturating_sub(100);
-                let warnings: Vec<&str> = lines[..from]
-                    .iter()
-                    .copied()
-                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-                    .collect();
-                format!(
-                    "--- server {i}: warnings ---\n{}\n--- server {i}: last 100 lines ---\n{}\n",
-                    warnings.join("\n"),
-                    lines[from..].join("\n")
-                )
-            })
-            .collect();
+        let logs = ens.log_digest(&[0, 1, 2], 100);
         panic!("kills (ms, server) {kills:?}; attempts left hanging for {PROMPT:?} or more: {slow:#?}\n{logs}");
     }
     for (at, _) in &kills {
