@@ -22,6 +22,7 @@
 //! - [`snapshots`]: building snapshots by replaying the log ([`replay`])
 //!   beside raft, and the current snapshot.
 //! - [`snapshot_store`]: the snapshot directory, one durable file per snapshot.
+//! - [`direct_io`]: snapshot files written and read around the page cache.
 //! - [`pending`]: in-flight proposals and how outcomes find their client.
 //! - [`proposer`]: `submit`/`propose`, the replicated `LogHandle`, and the
 //!   server's way to the leader's session tracker.
@@ -42,6 +43,7 @@
 //! [`LeaderSessions`] (which only routes session events to the leader).
 
 pub mod config;
+pub mod direct_io;
 pub mod forward_order;
 pub mod hooks;
 pub mod leader_link;

@@ -12,12 +12,16 @@
 //! the WAL, paces the snapshot writer to the disk, and leaves the final
 //! fsync little to do.
 //!
+//! Snapshots are now written around the cache (`crate::direct_io`), whose
+//! synchronous writes pace themselves; this stays for the filesystems that
+//! refuse direct I/O.
+//!
 //! This is only pacing: durability still comes from the caller's fsync, so
 //! a failure here is logged and ignored. Linux only (`sync_file_range`);
 //! elsewhere it does nothing.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 
 /// Bytes handed to the disk at a time.
 pub const WRITEBACK_CHUNK_BYTES: u64 = 2 << 20;
@@ -53,37 +57,6 @@ impl<'f> Writeback<'f> {
             }
             self.started_to = chunk + WRITEBACK_CHUNK_BYTES;
         }
-    }
-}
-
-/// Writes to a file from offset `from` on, pacing its writeback.
-pub struct PacedWriter<'f> {
-    file: &'f File,
-    end: u64,
-    pace: Writeback<'f>,
-}
-
-impl<'f> PacedWriter<'f> {
-    /// For `file`, positioned at `from` (the bytes before it written).
-    pub fn new(file: &'f File, from: u64) -> Self {
-        PacedWriter {
-            file,
-            end: from,
-            pace: Writeback::new(file, from),
-        }
-    }
-}
-
-impl Write for PacedWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.end += n as u64;
-        self.pace.written_to(self.end);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
     }
 }
 
@@ -132,25 +105,26 @@ mod tests {
     /// chunk after the starting offset is handed to the disk.
     #[test]
     fn paced_writes_keep_the_bytes_and_hand_over_whole_chunks() {
+        use std::os::unix::fs::FileExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("paced");
         let file = File::create(&path).unwrap();
         let header = b"header";
-        (&file).write_all(header).unwrap();
+        file.write_all_at(header, 0).unwrap();
         let mut expected = header.to_vec();
-        let mut w = PacedWriter::new(&file, header.len() as u64);
+        let mut pace = Writeback::new(&file, header.len() as u64);
         let mut seed = 7u32;
         while expected.len() < 5 * WRITEBACK_CHUNK_BYTES as usize + 12_345 {
             seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
             let len = (seed >> 8) as usize % 300_000 + 1;
             let piece: Vec<u8> = (0..len).map(|i| (i as u32 ^ seed) as u8).collect();
-            w.write_all(&piece).unwrap();
+            file.write_all_at(&piece, expected.len() as u64).unwrap();
             expected.extend_from_slice(&piece);
+            pace.written_to(expected.len() as u64);
         }
-        w.flush().unwrap();
-        assert!(!w.pace.failed, "sync_file_range failed on a plain file");
+        assert!(!pace.failed, "sync_file_range failed on a plain file");
         assert_eq!(
-            w.pace.started_to,
+            pace.started_to,
             header.len() as u64 + 5 * WRITEBACK_CHUNK_BYTES
         );
         file.sync_all().unwrap();
