@@ -164,15 +164,10 @@ impl<'f> DirectWriter<'f> {
         }
     }
 
-    /// Whether writes still bypass the page cache.
-    pub fn is_direct(&self) -> bool {
-        self.direct.is_some()
-    }
-
     /// Writes what is buffered at `self.at`; `padded` is `filled` rounded up
     /// to the alignment (the zeros after `filled` go out with a direct write
     /// and are cut by `finish`).
-    fn write_buffered_bytes(&mut self, padded: usize) -> io::Result<()> {
+    fn write_out(&mut self, padded: usize) -> io::Result<()> {
         if let Some(direct) = &self.direct {
             match direct.write_all_at(&self.buf.as_slice()[..padded], self.at) {
                 Ok(()) => return Ok(()),
@@ -196,7 +191,7 @@ impl<'f> DirectWriter<'f> {
         if self.filled > 0 {
             let padded = round_up(self.filled);
             self.buf.as_mut_slice()[self.filled..padded].fill(0);
-            self.write_buffered_bytes(padded)?;
+            self.write_out(padded)?;
         }
         self.file.set_len(end)?;
         Ok(end)
@@ -209,7 +204,7 @@ impl Write for DirectWriter<'_> {
         self.buf.as_mut_slice()[self.filled..self.filled + n].copy_from_slice(&data[..n]);
         self.filled += n;
         if self.filled == self.buf.len {
-            self.write_buffered_bytes(self.filled)?;
+            self.write_out(self.filled)?;
             self.at += self.filled as u64;
             self.filled = 0;
         }
@@ -261,24 +256,26 @@ impl DirectReader {
         Ok(self.file.metadata()?.len())
     }
 
-    /// Whether reads still bypass the page cache.
-    pub fn is_direct(&self) -> bool {
-        self.direct.is_some()
-    }
-
     /// Reads the next chunk into the buffer; 0 at the end of the file.
     fn read_chunk(&mut self) -> io::Result<usize> {
         loop {
-            let result = match &self.direct {
+            // Only a short read (the file's end) leaves `at` unaligned, and
+            // a direct read there would only be refused: the rest, if the
+            // file has grown since, comes through the page cache.
+            let direct = match &self.direct {
+                Some(direct) if self.at.is_multiple_of(DIRECT_ALIGN_BYTES as u64) => Some(direct),
+                _ => None,
+            };
+            let result = match direct {
                 Some(direct) => direct.read_at(self.buf.as_mut_slice(), self.at),
                 None => self.file.read_at(self.buf.as_mut_slice(), self.at),
             };
             match result {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // A short read left `at` unaligned, or the filesystem does
-                // not take direct reads: go on through the page cache.
-                Err(e) if self.direct.is_some() && refused(&e) => {
+                // The filesystem does not take direct reads: go on through
+                // the page cache.
+                Err(e) if direct.is_some() && refused(&e) => {
                     tracing::debug!("direct read refused, using the page cache: {e}");
                     self.direct = None;
                 }
