@@ -15,12 +15,12 @@
 //! entry may still commit through a new leader, exactly the situation
 //! ZooKeeper reports to clients as ConnectionLoss.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
+use rzk_state::id_hash::IdMap;
 use rzk_state::Applied;
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, Notify};
 
 use crate::types::{NodeId, Origin, TypeConfig};
 
@@ -33,17 +33,24 @@ struct Waiting {
     /// Forwarded to the leader rather than proposed to the local raft: its
     /// fate depends on the leader link (see [`Pending::abandon_forwarded`]).
     forwarded: bool,
-    _permit: OwnedSemaphorePermit,
 }
 
 /// This server's in-flight proposals.
+///
+/// The map's size is the limit's count: `register` inserts only below
+/// `limit`, under the same lock, so a proposal costs one lock to enter and
+/// one to leave (a semaphore beside the map took a second lock each way).
 pub struct Pending {
     node_id: NodeId,
     incarnation: u64,
     next_seq: AtomicU64,
-    slots: Arc<Semaphore>,
+    /// At most this many waiting at once ([`PENDING_PROPOSALS_MAX`]).
+    limit: usize,
     /// A std mutex: every critical section is a map insert or remove.
-    waiting: Mutex<HashMap<u64, Waiting>>,
+    waiting: Mutex<IdMap<u64, Waiting>>,
+    /// Signalled when a full map loses an entry, for `register`s waiting
+    /// for room.
+    room: Notify,
 }
 
 impl std::fmt::Debug for Pending {
@@ -60,16 +67,21 @@ impl Pending {
     /// `incarnation` must differ between two runs of the same server (the
     /// replica uses the start time in nanoseconds).
     pub fn new(node_id: NodeId, incarnation: u64) -> Self {
+        Self::with_limit(node_id, incarnation, PENDING_PROPOSALS_MAX)
+    }
+
+    fn with_limit(node_id: NodeId, incarnation: u64, limit: usize) -> Self {
         Pending {
             node_id,
             incarnation,
             next_seq: AtomicU64::new(0),
-            slots: Arc::new(Semaphore::new(PENDING_PROPOSALS_MAX)),
-            waiting: Mutex::new(HashMap::new()),
+            limit: limit.max(1),
+            waiting: Mutex::new(IdMap::default()),
+            room: Notify::new(),
         }
     }
 
-    fn waiting(&self) -> MutexGuard<'_, HashMap<u64, Waiting>> {
+    fn waiting(&self) -> MutexGuard<'_, IdMap<u64, Waiting>> {
         // A panic while holding this lock leaves the map intact (single
         // inserts/removes): keep going with it.
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
@@ -89,32 +101,58 @@ impl Pending {
     }
 
     async fn register_as(&self, forwarded: bool) -> (Origin, oneshot::Receiver<Applied>) {
-        // The semaphore is never closed, so acquiring only waits; a free
-        // slot (the usual case) is taken without building a future.
-        let permit = match self.slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => match self.slots.clone().acquire_owned().await {
-                Ok(permit) => permit,
-                Err(_) => unreachable!("the pending semaphore is never closed"),
-            },
-        };
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let (done, rx) = oneshot::channel();
-        let previous = self.waiting().insert(
-            seq,
-            Waiting {
-                done,
-                forwarded,
-                _permit: permit,
-            },
-        );
+        let mut entry = Waiting { done, forwarded };
+        loop {
+            // Room (the usual case) is taken without building a future.
+            entry = match self.try_insert(entry) {
+                Ok(seq) => return (self.origin(seq), rx),
+                Err(back) => back,
+            };
+            // Full: listen first, then look again, so that an entry leaving
+            // in between still wakes this one.
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            entry = match self.try_insert(entry) {
+                Ok(seq) => return (self.origin(seq), rx),
+                Err(back) => back,
+            };
+            room.await;
+        }
+    }
+
+    /// Inserts `entry` under a new sequence number if fewer than `limit`
+    /// wait; hands it back otherwise.
+    fn try_insert(&self, entry: Waiting) -> Result<u64, Waiting> {
+        let mut waiting = self.waiting();
+        if waiting.len() >= self.limit {
+            return Err(entry);
+        }
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let previous = waiting.insert(seq, entry);
         debug_assert!(previous.is_none(), "sequence numbers are unique");
-        let origin = Origin {
+        Ok(seq)
+    }
+
+    fn origin(&self, seq: u64) -> Origin {
+        Origin {
             node_id: self.node_id,
             incarnation: self.incarnation,
             seq,
-        };
-        (origin, rx)
+        }
+    }
+
+    /// Removes `seq`, making room for a waiting `register` if the map was full.
+    fn remove(&self, seq: u64) -> Option<Waiting> {
+        let mut waiting = self.waiting();
+        let full = waiting.len() >= self.limit;
+        let removed = waiting.remove(&seq);
+        drop(waiting);
+        if full && removed.is_some() {
+            self.room.notify_waiters();
+        }
+        removed
     }
 
     /// Hands `applied` to the client waiting for `origin`, if it is one of ours
@@ -123,8 +161,7 @@ impl Pending {
         if origin.node_id != self.node_id || origin.incarnation != self.incarnation {
             return;
         }
-        let waiting = self.waiting().remove(&origin.seq);
-        if let Some(w) = waiting {
+        if let Some(w) = self.remove(origin.seq) {
             // The client may have gone (connection closed): nothing to do.
             let _ = w.done.send(applied);
         }
@@ -132,8 +169,7 @@ impl Pending {
 
     /// Gives up on proposal `seq`: its client sees the channel close.
     pub fn abandon(&self, seq: u64) {
-        let waiting = self.waiting().remove(&seq);
-        drop(waiting);
+        drop(self.remove(seq));
     }
 
     /// Whether proposal `seq` still waits for its outcome (not applied, not
@@ -151,7 +187,12 @@ impl Pending {
         let before = waiting.len();
         // Dropping a sender only wakes its receiver: safe under the lock.
         waiting.retain(|_, w| !w.forwarded);
-        before - waiting.len()
+        let abandoned = before - waiting.len();
+        drop(waiting);
+        if abandoned > 0 {
+            self.room.notify_waiters();
+        }
+        abandoned
     }
 
     /// Forwarded proposals still waiting.
@@ -163,6 +204,7 @@ impl Pending {
     pub fn abandon_all(&self) {
         let all = std::mem::take(&mut *self.waiting());
         drop(all);
+        self.room.notify_waiters();
     }
 
     pub fn len(&self) -> usize {
@@ -247,5 +289,42 @@ mod tests {
         pending.abandon(b.seq);
         assert!(rx_b.await.is_err(), "abandoned: the channel closes");
         assert!(pending.is_empty());
+    }
+
+    #[tokio::test]
+    async fn register_waits_for_room_at_the_limit() {
+        use std::time::Duration;
+        let pending = std::sync::Arc::new(Pending::with_limit(1, 100, 2));
+        let (a, _rx_a) = pending.register().await;
+        let (_b, _rx_b) = pending.register_forwarded().await;
+        let third = tokio::spawn({
+            let pending = pending.clone();
+            async move { pending.register().await.0 }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!third.is_finished(), "full: the third proposal waits");
+        assert_eq!(pending.len(), 2);
+        pending.complete(&a, applied(1));
+        let c = tokio::time::timeout(Duration::from_secs(5), third)
+            .await
+            .expect("a completed proposal makes room")
+            .expect("the task ran");
+        assert!(pending.is_waiting(c.seq));
+        assert_eq!(pending.len(), 2);
+
+        // Abandoning the forwarded one makes room as well.
+        let fourth = tokio::spawn({
+            let pending = pending.clone();
+            async move { pending.register().await.0 }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!fourth.is_finished());
+        assert_eq!(pending.abandon_forwarded(), 1);
+        let d = tokio::time::timeout(Duration::from_secs(5), fourth)
+            .await
+            .expect("an abandoned proposal makes room")
+            .expect("the task ran");
+        assert_ne!(c.seq, d.seq);
+        assert_eq!(pending.len(), 2);
     }
 }

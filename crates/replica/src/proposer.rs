@@ -12,8 +12,11 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use openraft::alias::WriteResponderOf;
+use openraft::alias::{WatchReceiverOf, WriteResponderOf};
+use openraft::async_runtime::WatchReceiver;
+use openraft::metrics::RaftServerMetrics;
 use openraft::raft::ClientWriteResult;
+use openraft::vote::RaftLeaderId;
 use rzk_state::{Applied, Txn};
 use tokio::sync::oneshot;
 
@@ -64,11 +67,29 @@ impl std::fmt::Display for ProposeError {
 
 impl std::error::Error for ProposeError {}
 
+/// Who leads, as raft last reported it (a local, possibly stale view: raft,
+/// or the leader for a forwarded proposal, has the final word).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leadership {
+    /// This server.
+    Me,
+    /// Another server; `addressed` when the membership holds its address, so
+    /// the leader link can reach it.
+    Other { id: NodeId, addressed: bool },
+    /// None yet (an election is under way).
+    Unknown,
+}
+
 /// The proposing side of the replicated log; cheap to clone.
 #[derive(Clone)]
 pub struct Proposer {
     node_id: NodeId,
     raft: Raft,
+    /// Raft's vote and membership, read by [`Proposer::leadership`] on every
+    /// proposal. This channel changes only with them, unlike the full
+    /// metrics `Raft::as_leader` reads (sent on every apply), and reading it
+    /// clones nothing.
+    roles: WatchReceiverOf<TypeConfig, RaftServerMetrics<TypeConfig>>,
     pending: Arc<Pending>,
     clock: WallClock,
     /// The last time stamped, so stamps never go backwards on this leader even
@@ -104,6 +125,7 @@ impl Proposer {
     ) -> Self {
         Proposer {
             node_id,
+            roles: raft.server_metrics(),
             raft,
             pending,
             clock,
@@ -139,12 +161,13 @@ impl Proposer {
     pub async fn submit(&self, txn: Txn) -> Result<oneshot::Receiver<Applied>, ProposeError> {
         // A local, possibly stale view: raft (or the leader, for a forwarded
         // proposal) has the final word.
-        match self.raft.as_leader() {
-            Ok(_) => self.submit_local(txn).await,
-            Err(forward) => match (forward.leader_id, forward.leader_node) {
-                (Some(_), Some(_)) => self.submit_forwarded(txn).await,
-                (leader, _) => Err(ProposeError::NotLeader { leader }),
-            },
+        match self.leadership() {
+            Leadership::Me => self.submit_local(txn).await,
+            Leadership::Other {
+                addressed: true, ..
+            } => self.submit_forwarded(txn).await,
+            Leadership::Other { id, .. } => Err(ProposeError::NotLeader { leader: Some(id) }),
+            Leadership::Unknown => Err(ProposeError::NotLeader { leader: None }),
         }
     }
 
@@ -189,21 +212,13 @@ impl Proposer {
         txn: Txn,
         responder: Option<WriteResponderOf<TypeConfig>>,
     ) -> Result<(), ProposeError> {
-        if let Err(forward) = self.raft.as_leader() {
-            return Err(ProposeError::NotLeader {
-                leader: forward.leader_id,
-            });
-        }
+        self.ensure_leader()?;
         let mut txn = self.sessions.admit(from, txn);
         if is_reconfig(&txn) {
             if let Some(reconfig) = self.reconfig.get() {
                 txn = reconfig.reconfigure(from, txn).await;
                 // The change took a while: leadership may have moved.
-                if let Err(forward) = self.raft.as_leader() {
-                    return Err(ProposeError::NotLeader {
-                        leader: forward.leader_id,
-                    });
-                }
+                self.ensure_leader()?;
             }
         }
         let request = Request {
@@ -267,6 +282,30 @@ impl Proposer {
 
     /// Attaches the server's session tracker (see [`LeaderSessions`]); only
     /// the first call counts. Returns whether this one did.
+    /// The same answer as `Raft::as_leader`: the leader is the one a
+    /// committed vote names.
+    fn leadership(&self) -> Leadership {
+        let roles = self.roles.borrow_watched();
+        if !roles.vote.is_committed() {
+            return Leadership::Unknown;
+        }
+        let id = *roles.vote.leader_id().node_id();
+        if id == self.node_id {
+            return Leadership::Me;
+        }
+        let addressed = roles.membership_config.membership().get_node(&id).is_some();
+        Leadership::Other { id, addressed }
+    }
+
+    /// `Err` unless this server leads, with the leader to name in the refusal.
+    fn ensure_leader(&self) -> Result<(), ProposeError> {
+        match self.leadership() {
+            Leadership::Me => Ok(()),
+            Leadership::Other { id, .. } => Err(ProposeError::NotLeader { leader: Some(id) }),
+            Leadership::Unknown => Err(ProposeError::NotLeader { leader: None }),
+        }
+    }
+
     pub fn set_leader_sessions(&self, sessions: Arc<dyn LeaderSessions>) -> bool {
         self.sessions.set(sessions)
     }
@@ -280,10 +319,10 @@ impl Proposer {
         if sessions.is_empty() {
             return;
         }
-        match self.raft.as_leader() {
-            Ok(_) => self.sessions.touched(self.node_id, &sessions),
-            Err(forward) if forward.leader_id.is_some() => self.link.touched(sessions),
-            Err(_) => {}
+        match self.leadership() {
+            Leadership::Me => self.sessions.touched(self.node_id, &sessions),
+            Leadership::Other { .. } => self.link.touched(sessions),
+            Leadership::Unknown => {}
         }
     }
 
@@ -293,14 +332,15 @@ impl Proposer {
     /// unknown or expiring. On a follower this is a round trip to the
     /// leader, in order with this server's forwarded proposals.
     pub async fn revalidate(&self, session_id: i64, timeout_ms: i32) -> Result<bool, ProposeError> {
-        match self.raft.as_leader() {
-            Ok(_) => Ok(self
+        match self.leadership() {
+            Leadership::Me => Ok(self
                 .sessions
                 .revalidate(self.node_id, session_id, timeout_ms)),
-            Err(forward) => match (forward.leader_id, forward.leader_node) {
-                (Some(_), Some(_)) => self.link.revalidate(session_id, timeout_ms).await,
-                (leader, _) => Err(ProposeError::NotLeader { leader }),
-            },
+            Leadership::Other {
+                addressed: true, ..
+            } => self.link.revalidate(session_id, timeout_ms).await,
+            Leadership::Other { id, .. } => Err(ProposeError::NotLeader { leader: Some(id) }),
+            Leadership::Unknown => Err(ProposeError::NotLeader { leader: None }),
         }
     }
 
@@ -311,12 +351,15 @@ impl Proposer {
     /// follower the request travels over the leader link, in order with this
     /// server's forwarded proposals.
     pub async fn sync(&self, timeout: std::time::Duration) -> Result<(), ProposeError> {
-        let index = match self.raft.as_leader() {
-            Ok(_) => self.leader_read_index().await?,
-            Err(forward) => match (forward.leader_id, forward.leader_node) {
-                (Some(_), Some(_)) => self.link.read_index().await?,
-                (leader, _) => return Err(ProposeError::NotLeader { leader }),
-            },
+        let index = match self.leadership() {
+            Leadership::Me => self.leader_read_index().await?,
+            Leadership::Other {
+                addressed: true, ..
+            } => self.link.read_index().await?,
+            Leadership::Other { id, .. } => {
+                return Err(ProposeError::NotLeader { leader: Some(id) })
+            }
+            Leadership::Unknown => return Err(ProposeError::NotLeader { leader: None }),
         };
         self.raft
             .wait(Some(timeout))
@@ -346,21 +389,18 @@ impl Proposer {
     pub(crate) async fn accept_read_index(&self) -> PeerResponse {
         match self.leader_read_index().await {
             Ok(index) => PeerResponse::ReadIndex(index),
-            Err(ProposeError::NotLeader { leader }) => PeerResponse::NotLeader { leader },
-            Err(e) => PeerResponse::Failed(e.to_string()),
+            Err(e) => refusal(e),
         }
     }
 
     /// Leader side of a follower's `SessionActivity`.
     pub(crate) fn accept_activity(&self, from: NodeId, sessions: &[i64]) -> PeerResponse {
-        match self.raft.as_leader() {
-            Ok(_) => {
+        match self.ensure_leader() {
+            Ok(()) => {
                 self.sessions.touched(from, sessions);
                 PeerResponse::ActivityNoted
             }
-            Err(forward) => PeerResponse::NotLeader {
-                leader: forward.leader_id,
-            },
+            Err(e) => refusal(e),
         }
     }
 
@@ -371,14 +411,20 @@ impl Proposer {
         session_id: i64,
         timeout_ms: i32,
     ) -> PeerResponse {
-        match self.raft.as_leader() {
-            Ok(_) => {
+        match self.ensure_leader() {
+            Ok(()) => {
                 PeerResponse::Revalidated(self.sessions.revalidate(from, session_id, timeout_ms))
             }
-            Err(forward) => PeerResponse::NotLeader {
-                leader: forward.leader_id,
-            },
+            Err(e) => refusal(e),
         }
+    }
+}
+
+/// What a follower's request gets when the leader side cannot serve it.
+fn refusal(e: ProposeError) -> PeerResponse {
+    match e {
+        ProposeError::NotLeader { leader } => PeerResponse::NotLeader { leader },
+        e => PeerResponse::Failed(e.to_string()),
     }
 }
 

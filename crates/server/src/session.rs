@@ -9,8 +9,9 @@
 //! clock; the log decides what an expiry does.
 
 use crate::shared::Shared;
+use rzk_state::id_hash::{IdMap, IdSet};
 use rzk_state::Txn;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,18 +32,18 @@ pub const SESSION_TOUCHES_PENDING_MAX: usize = 1 << 20;
 #[derive(Debug)]
 pub struct SessionTracker {
     tick_ms: u64,
-    sessions: HashMap<i64, Tracked>,
+    sessions: IdMap<i64, Tracked>,
     buckets: BTreeMap<u64, BTreeSet<i64>>,
     next_id: i64,
     /// Sessions touched since the last [`SessionTracker::take_touched`]: what
     /// a follower reports to the leader, whose tracker is the one that
     /// expires sessions (ZooKeeper's learners send the same in their pings).
-    touched: HashSet<i64>,
+    touched: IdSet<i64>,
     /// On the leader: the server each session is connected to (ZooKeeper's
     /// session owner). A write that arrives through another server is
     /// answered SessionMoved: the client has moved on, and its old
     /// connection must not change anything any more.
-    owners: HashMap<i64, u64>,
+    owners: IdMap<i64, u64>,
 }
 
 /// ZooKeeper's `initializeNextSessionId`: the server id in the top byte, the
@@ -57,11 +58,11 @@ impl SessionTracker {
     pub fn new(tick_ms: u64, first_id: i64) -> Self {
         SessionTracker {
             tick_ms: tick_ms.max(1),
-            sessions: HashMap::new(),
+            sessions: IdMap::default(),
             buckets: BTreeMap::new(),
             next_id: first_id,
-            touched: HashSet::new(),
-            owners: HashMap::new(),
+            touched: IdSet::default(),
+            owners: IdMap::default(),
         }
     }
 

@@ -493,7 +493,7 @@ mod tests {
         WatchTrigger {
             path: path.to_string(),
             event,
-            acl: Acl::open_unsafe(),
+            acl: std::sync::Arc::new(Acl::open_unsafe()),
         }
     }
 
@@ -568,7 +568,7 @@ mod tests {
         reg.deliver(&[WatchTrigger {
             path: "/secret".to_string(),
             event: EventType::NodeDataChanged,
-            acl,
+            acl: std::sync::Arc::new(acl),
         }]);
         assert!(drain(&mut rx[0]).is_empty());
         assert_eq!(reg.count_for(1), 0, "the watch is consumed all the same");

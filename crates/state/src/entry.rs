@@ -4,7 +4,7 @@ use rzk_proto::records::{
     CheckVersionRequest, DeleteRequest, ReconfigRequest, SetAclRequest, SetDataRequest,
 };
 use rzk_proto::request::{CreateOp, MultiOp};
-use rzk_proto::{Acl, ErrorCode, EventType, Id, OpCode, Response};
+use rzk_proto::{ErrorCode, EventType, Id, OpCode, Response};
 
 /// One log entry. The zxid and the time are assigned by whoever orders the log
 /// (the in-memory log now, the raft leader later), never read from a clock here.
@@ -104,12 +104,14 @@ impl Reply {
 /// - NodeChildrenChanged on the parent: child watches.
 ///
 /// `acl` is the node's ACL at the time of the change, so the registry can skip
-/// sessions that may not READ the node.
+/// sessions that may not READ the node: the node's own shared list, not a
+/// copy (a copy was three allocations per change for the usual one-entry
+/// list).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchTrigger {
     pub path: String,
     pub event: EventType,
-    pub acl: Vec<Acl>,
+    pub acl: crate::SharedAcl,
 }
 
 /// The outcome of applying one entry.

@@ -41,6 +41,7 @@ mod children;
 pub mod codec;
 pub mod entry;
 mod ephemeral;
+pub mod id_hash;
 pub mod import;
 mod node;
 mod node_map;
@@ -54,6 +55,7 @@ mod store;
 pub mod tree;
 
 pub use acl::digest;
+pub use acl_cache::SharedAcl;
 pub use codec::CodecError;
 pub use entry::{Applied, Entry, Reply, Txn, WatchTrigger, WriteOp};
 pub use ephemeral::{CONTAINER_OWNER, MAX_TTL_MS};

@@ -189,6 +189,11 @@ impl PathTrie {
     /// its ancestors, rebuilt from the trie's components. `None` when there is
     /// none (or it is `/`, which ZooKeeper never tracks).
     pub fn max_prefix(&self, path: &str) -> Option<String> {
+        if self.root.children.is_empty() {
+            // No quota anywhere (nearly every tree): skip splitting `path`,
+            // which every create and setData asks about.
+            return None;
+        }
         let mut node = &self.root;
         let mut walked: Vec<&str> = Vec::new();
         let mut deepest: Option<usize> = None;

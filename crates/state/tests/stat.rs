@@ -169,13 +169,13 @@ fn triggers_follow_zookeeper_order() {
         ]
     );
     assert_eq!(
-        applied.triggers[0].acl,
+        *applied.triggers[0].acl,
         vec![Acl::new(
             Perms::READ | Perms::DELETE,
             rzk_proto::Id::anyone()
         )]
     );
-    assert_eq!(applied.triggers[1].acl, Acl::open_unsafe());
+    assert_eq!(*applied.triggers[1].acl, Acl::open_unsafe());
     let top = zk.create_full(
         rzk_proto::OpCode::Create,
         "/top",
@@ -220,7 +220,7 @@ fn triggers_follow_zookeeper_order() {
         ]
     );
     assert_eq!(
-        del.triggers[0].acl,
+        *del.triggers[0].acl,
         vec![Acl::new(
             Perms::READ | Perms::DELETE,
             rzk_proto::Id::anyone()

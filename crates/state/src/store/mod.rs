@@ -129,7 +129,7 @@ impl DataTree {
         self.triggers.push(WatchTrigger {
             path: path.to_owned(),
             event,
-            acl: acl.to_vec(),
+            acl: acl.clone(),
         });
     }
 
