@@ -284,6 +284,10 @@ impl Connection {
         let control = self.control.clone();
         let space = self.space.clone();
         let limit = self.shared.config.outstanding_requests_max;
+        // One wait for the close switch for the connection's whole life,
+        // not a new one (a waiter registered and unregistered) per request.
+        let closed = control.closed();
+        tokio::pin!(closed);
         loop {
             if let Err(reason) = self.pump().await {
                 return reason;
@@ -296,7 +300,7 @@ impl Connection {
             let mut frame = None;
             tokio::select! {
                 biased;
-                reason = control.closed() => return reason,
+                reason = &mut closed => return reason,
                 res = self.pipeline.front_outcome() => outcome = Some(res),
                 res = reader.read_frame(), if can_read => frame = Some(res),
                 _ = space.notified(), if !can_read => {}
@@ -314,6 +318,19 @@ impl Connection {
                 Some(Ok(Some(body))) => {
                     if let Err(reason) = self.on_frame(body).await {
                         return reason;
+                    }
+                    // The rest of a pipelined burst, read with it: taken
+                    // now rather than one wait round per request.
+                    while self.closing.is_none() && self.stats.outstanding.load(Relaxed) < limit {
+                        match reader.buffered_frame() {
+                            Ok(Some(body)) => {
+                                if let Err(reason) = self.on_frame(body).await {
+                                    return reason;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => return read_error(e),
+                        }
                     }
                 }
                 Some(Ok(None)) => return CloseReason::ClientClosed,

@@ -128,31 +128,39 @@ impl FrameReader {
     /// The next frame body (without its length prefix).
     pub async fn read_frame(&mut self) -> Result<Option<Vec<u8>>, ReadError> {
         loop {
-            match parse_frame_len(self.buffered(), self.max_frame_bytes) {
-                Err(e) => return Err(ReadError::TooLarge(e)),
-                Ok(Some(len)) => {
-                    let end = LENGTH_PREFIX_BYTES + len;
-                    let body = self.buffered()[LENGTH_PREFIX_BYTES..end].to_vec();
-                    self.consume(end);
-                    return Ok(Some(body));
-                }
-                Ok(None) => {
-                    let b = self.buffered();
-                    let need = if b.len() < LENGTH_PREFIX_BYTES {
-                        LENGTH_PREFIX_BYTES
-                    } else {
-                        // The length is known and within the limit here.
-                        let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
-                        LENGTH_PREFIX_BYTES + len
-                    };
-                    if !self.fill(need).await? {
-                        return match self.buffered().len() {
-                            0 => Ok(None),
-                            n => Err(ReadError::Truncated { buffered_bytes: n }),
-                        };
-                    }
-                }
+            if let Some(body) = self.buffered_frame()? {
+                return Ok(Some(body));
             }
+            let b = self.buffered();
+            let need = if b.len() < LENGTH_PREFIX_BYTES {
+                LENGTH_PREFIX_BYTES
+            } else {
+                // The length is known and within the limit here.
+                let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+                LENGTH_PREFIX_BYTES + len
+            };
+            if !self.fill(need).await? {
+                return match self.buffered().len() {
+                    0 => Ok(None),
+                    n => Err(ReadError::Truncated { buffered_bytes: n }),
+                };
+            }
+        }
+    }
+
+    /// The next frame body if it is buffered whole already, without reading
+    /// the socket: a client's pipelined requests arrive in one read, and the
+    /// connection takes them all before it waits on anything again.
+    pub fn buffered_frame(&mut self) -> Result<Option<Vec<u8>>, ReadError> {
+        match parse_frame_len(self.buffered(), self.max_frame_bytes) {
+            Err(e) => Err(ReadError::TooLarge(e)),
+            Ok(Some(len)) => {
+                let end = LENGTH_PREFIX_BYTES + len;
+                let body = self.buffered()[LENGTH_PREFIX_BYTES..end].to_vec();
+                self.consume(end);
+                Ok(Some(body))
+            }
+            Ok(None) => Ok(None),
         }
     }
 }

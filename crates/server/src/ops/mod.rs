@@ -139,41 +139,81 @@ pub const OP_NAMES: [&str; 25] = [
     "GETE", "NA",
 ];
 
-/// `op`'s position in [`OP_NAMES`].
+/// `op`'s position in [`OP_NAMES`]: a match, as it runs for every reply.
 pub fn op_index(op: OpCode) -> usize {
-    let name = op_name(op);
-    OP_NAMES
-        .iter()
-        .position(|n| *n == name)
-        .unwrap_or(OP_NAMES.len() - 1)
+    match op {
+        OpCode::Ping => 0,
+        OpCode::CreateSession => 1,
+        OpCode::Multi => 2,
+        OpCode::MultiRead => 3,
+        OpCode::Create | OpCode::Create2 | OpCode::CreateTtl | OpCode::CreateContainer => 4,
+        OpCode::Delete | OpCode::DeleteContainer => 5,
+        OpCode::SetData => 6,
+        OpCode::Reconfig => 7,
+        OpCode::SetAcl => 8,
+        OpCode::CloseSession => 9,
+        OpCode::Sync => 10,
+        OpCode::Check => 11,
+        OpCode::Exists => 12,
+        OpCode::GetData => 13,
+        OpCode::SetWatches => 14,
+        OpCode::SetWatches2 => 15,
+        OpCode::AddWatch => 16,
+        OpCode::GetAcl => 17,
+        OpCode::GetChildren | OpCode::GetChildren2 => 18,
+        OpCode::GetAllChildrenNumber => 19,
+        OpCode::CheckWatches => 20,
+        OpCode::RemoveWatches => 21,
+        OpCode::WhoAmI => 22,
+        OpCode::GetEphemerals => 23,
+        _ => OP_NAMES.len() - 1,
+    }
 }
 
+/// `op`'s short name, as `cons` prints it (`lop=`).
 pub fn op_name(op: OpCode) -> &'static str {
-    match op {
-        OpCode::Ping => "PING",
-        OpCode::CreateSession => "SESS",
-        OpCode::Multi => "MULT",
-        OpCode::MultiRead => "MLTR",
-        OpCode::Create | OpCode::Create2 | OpCode::CreateTtl | OpCode::CreateContainer => "CREA",
-        OpCode::Delete | OpCode::DeleteContainer => "DELE",
-        OpCode::SetData => "SETD",
-        OpCode::Reconfig => "RECO",
-        OpCode::SetAcl => "SETA",
-        OpCode::CloseSession => "CLOS",
-        OpCode::Sync => "SYNC",
-        OpCode::Check => "CHEC",
-        OpCode::Exists => "EXIS",
-        OpCode::GetData => "GETD",
-        OpCode::SetWatches => "SETW",
-        OpCode::SetWatches2 => "STW2",
-        OpCode::AddWatch => "ADDW",
-        OpCode::GetAcl => "GETA",
-        OpCode::GetChildren | OpCode::GetChildren2 => "GETC",
-        OpCode::GetAllChildrenNumber => "GETACN",
-        OpCode::CheckWatches => "CHKW",
-        OpCode::RemoveWatches => "REMW",
-        OpCode::WhoAmI => "HOMI",
-        OpCode::GetEphemerals => "GETE",
-        _ => "NA",
+    OP_NAMES[op_index(op)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_has_its_zookeeper_short_name() {
+        // ZooKeeper's Request.op2String abbreviations, as `cons` shows them.
+        let expected = |op: OpCode| match op {
+            OpCode::Ping => "PING",
+            OpCode::CreateSession => "SESS",
+            OpCode::Multi => "MULT",
+            OpCode::MultiRead => "MLTR",
+            OpCode::Create | OpCode::Create2 | OpCode::CreateTtl | OpCode::CreateContainer => {
+                "CREA"
+            }
+            OpCode::Delete | OpCode::DeleteContainer => "DELE",
+            OpCode::SetData => "SETD",
+            OpCode::Reconfig => "RECO",
+            OpCode::SetAcl => "SETA",
+            OpCode::CloseSession => "CLOS",
+            OpCode::Sync => "SYNC",
+            OpCode::Check => "CHEC",
+            OpCode::Exists => "EXIS",
+            OpCode::GetData => "GETD",
+            OpCode::SetWatches => "SETW",
+            OpCode::SetWatches2 => "STW2",
+            OpCode::AddWatch => "ADDW",
+            OpCode::GetAcl => "GETA",
+            OpCode::GetChildren | OpCode::GetChildren2 => "GETC",
+            OpCode::GetAllChildrenNumber => "GETACN",
+            OpCode::CheckWatches => "CHKW",
+            OpCode::RemoveWatches => "REMW",
+            OpCode::WhoAmI => "HOMI",
+            OpCode::GetEphemerals => "GETE",
+            _ => "NA",
+        };
+        for op in OpCode::ALL {
+            assert_eq!(op_name(*op), expected(*op), "{op:?}");
+            assert_eq!(OP_NAMES[op_index(*op)], expected(*op), "{op:?}");
+        }
     }
 }
