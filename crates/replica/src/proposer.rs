@@ -80,6 +80,17 @@ enum Leadership {
     Unknown,
 }
 
+impl Leadership {
+    /// The refusal of a proposal this server cannot take: the leader it
+    /// knows of, if any. (`Me` never needs one; it maps to no leader.)
+    fn not_leader(self) -> ProposeError {
+        match self {
+            Leadership::Other { id, .. } => ProposeError::NotLeader { leader: Some(id) },
+            Leadership::Me | Leadership::Unknown => ProposeError::NotLeader { leader: None },
+        }
+    }
+}
+
 /// The proposing side of the replicated log; cheap to clone.
 #[derive(Clone)]
 pub struct Proposer {
@@ -166,8 +177,7 @@ impl Proposer {
             Leadership::Other {
                 addressed: true, ..
             } => self.submit_forwarded(txn).await,
-            Leadership::Other { id, .. } => Err(ProposeError::NotLeader { leader: Some(id) }),
-            Leadership::Unknown => Err(ProposeError::NotLeader { leader: None }),
+            other => Err(other.not_leader()),
         }
     }
 
@@ -280,8 +290,6 @@ impl Proposer {
         self.reconfig.set(reconfig).is_ok()
     }
 
-    /// Attaches the server's session tracker (see [`LeaderSessions`]); only
-    /// the first call counts. Returns whether this one did.
     /// The same answer as `Raft::as_leader`: the leader is the one a
     /// committed vote names.
     fn leadership(&self) -> Leadership {
@@ -301,11 +309,12 @@ impl Proposer {
     fn ensure_leader(&self) -> Result<(), ProposeError> {
         match self.leadership() {
             Leadership::Me => Ok(()),
-            Leadership::Other { id, .. } => Err(ProposeError::NotLeader { leader: Some(id) }),
-            Leadership::Unknown => Err(ProposeError::NotLeader { leader: None }),
+            other => Err(other.not_leader()),
         }
     }
 
+    /// Attaches the server's session tracker (see [`LeaderSessions`]); only
+    /// the first call counts. Returns whether this one did.
     pub fn set_leader_sessions(&self, sessions: Arc<dyn LeaderSessions>) -> bool {
         self.sessions.set(sessions)
     }
@@ -339,8 +348,7 @@ impl Proposer {
             Leadership::Other {
                 addressed: true, ..
             } => self.link.revalidate(session_id, timeout_ms).await,
-            Leadership::Other { id, .. } => Err(ProposeError::NotLeader { leader: Some(id) }),
-            Leadership::Unknown => Err(ProposeError::NotLeader { leader: None }),
+            other => Err(other.not_leader()),
         }
     }
 
@@ -356,10 +364,7 @@ impl Proposer {
             Leadership::Other {
                 addressed: true, ..
             } => self.link.read_index().await?,
-            Leadership::Other { id, .. } => {
-                return Err(ProposeError::NotLeader { leader: Some(id) })
-            }
-            Leadership::Unknown => return Err(ProposeError::NotLeader { leader: None }),
+            other => return Err(other.not_leader()),
         };
         self.raft
             .wait(Some(timeout))
