@@ -80,6 +80,15 @@ enum Leadership {
     Unknown,
 }
 
+/// Where a request goes that the leader must serve: see [`Proposer::route`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// This server leads: serve it here.
+    Here,
+    /// To the leader, over the leader link.
+    Link,
+}
+
 impl Leadership {
     /// The refusal of a proposal this server cannot take: the leader it
     /// knows of, if any. (`Me` never needs one; it maps to no leader.)
@@ -172,12 +181,9 @@ impl Proposer {
     pub async fn submit(&self, txn: Txn) -> Result<oneshot::Receiver<Applied>, ProposeError> {
         // A local, possibly stale view: raft (or the leader, for a forwarded
         // proposal) has the final word.
-        match self.leadership() {
-            Leadership::Me => self.submit_local(txn).await,
-            Leadership::Other {
-                addressed: true, ..
-            } => self.submit_forwarded(txn).await,
-            other => Err(other.not_leader()),
+        match self.route()? {
+            Route::Here => self.submit_local(txn).await,
+            Route::Link => self.submit_forwarded(txn).await,
         }
     }
 
@@ -305,6 +311,19 @@ impl Proposer {
         Leadership::Other { id, addressed }
     }
 
+    /// Where a request the leader must serve goes from this server: here,
+    /// over the leader link (a leader whose address the membership holds),
+    /// or nowhere, refused with the leader this server knows of.
+    fn route(&self) -> Result<Route, ProposeError> {
+        match self.leadership() {
+            Leadership::Me => Ok(Route::Here),
+            Leadership::Other {
+                addressed: true, ..
+            } => Ok(Route::Link),
+            other => Err(other.not_leader()),
+        }
+    }
+
     /// `Err` unless this server leads, with the leader to name in the refusal.
     fn ensure_leader(&self) -> Result<(), ProposeError> {
         match self.leadership() {
@@ -341,14 +360,11 @@ impl Proposer {
     /// unknown or expiring. On a follower this is a round trip to the
     /// leader, in order with this server's forwarded proposals.
     pub async fn revalidate(&self, session_id: i64, timeout_ms: i32) -> Result<bool, ProposeError> {
-        match self.leadership() {
-            Leadership::Me => Ok(self
+        match self.route()? {
+            Route::Here => Ok(self
                 .sessions
                 .revalidate(self.node_id, session_id, timeout_ms)),
-            Leadership::Other {
-                addressed: true, ..
-            } => self.link.revalidate(session_id, timeout_ms).await,
-            other => Err(other.not_leader()),
+            Route::Link => self.link.revalidate(session_id, timeout_ms).await,
         }
     }
 
@@ -359,12 +375,9 @@ impl Proposer {
     /// follower the request travels over the leader link, in order with this
     /// server's forwarded proposals.
     pub async fn sync(&self, timeout: std::time::Duration) -> Result<(), ProposeError> {
-        let index = match self.leadership() {
-            Leadership::Me => self.leader_read_index().await?,
-            Leadership::Other {
-                addressed: true, ..
-            } => self.link.read_index().await?,
-            other => return Err(other.not_leader()),
+        let index = match self.route()? {
+            Route::Here => self.leader_read_index().await?,
+            Route::Link => self.link.read_index().await?,
         };
         self.raft
             .wait(Some(timeout))
