@@ -18,6 +18,7 @@ use rzk_server::{Server, ServerConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod allocator;
 mod migrate_cmd;
 
 /// mimalloc instead of glibc's malloc: under write load malloc and free
@@ -25,7 +26,7 @@ mod migrate_cmd;
 /// glibc's per-thread arenas keep freed memory that a tree of small nodes
 /// fragments.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: allocator::MiMalloc = allocator::MiMalloc;
 
 /// Returns the calling thread's freed mimalloc pages to the OS now. mimalloc
 /// does that lazily, on the thread's later allocations, which never come on
