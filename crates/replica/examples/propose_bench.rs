@@ -45,7 +45,7 @@ const SESSION: i64 = 1;
 fn set_data() -> Txn {
     Txn::Write {
         session_id: SESSION,
-        auth: Vec::new(),
+        auth: Vec::new().into(),
         op: WriteOp::SetData(SetDataRequest {
             path: "/bench".into(),
             data: vec![7; 64],
@@ -206,7 +206,7 @@ async fn main() {
         },
         Txn::Write {
             session_id: SESSION,
-            auth: Vec::new(),
+            auth: Vec::new().into(),
             op: WriteOp::Create {
                 op: OpCode::Create,
                 create: CreateOp {

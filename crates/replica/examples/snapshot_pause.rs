@@ -49,7 +49,7 @@ const LOAD_CONCURRENCY: usize = 64;
 fn write(op: WriteOp) -> Txn {
     Txn::Write {
         session_id: SESSION,
-        auth: Vec::new(),
+        auth: Vec::new().into(),
         op,
     }
 }

@@ -240,7 +240,7 @@ async fn session(
         conn_id,
         peer: entry.peer,
         session_id,
-        auth: auth_ids,
+        auth: auth_ids.into(),
         outbound,
         control: entry.control.clone(),
         stats: stats.clone(),
@@ -263,8 +263,9 @@ struct Connection {
     conn_id: ConnId,
     peer: SocketAddr,
     session_id: i64,
-    /// Identities, `ip:<address>` first; grows with addauth.
-    auth: Vec<Id>,
+    /// Identities, `ip:<address>` first; grows with addauth (a new list).
+    /// Shared with every write this connection proposes.
+    auth: std::sync::Arc<[Id]>,
     outbound: Outbound,
     control: Arc<ConnControl>,
     stats: Arc<ConnStats>,
@@ -602,11 +603,13 @@ impl Connection {
         );
         match outcome {
             AuthOutcome::Added(ids) => {
-                auth::add_identities(&mut self.auth, ids);
+                let mut auth = self.auth.to_vec();
+                auth::add_identities(&mut auth, ids);
                 self.shared
                     .core()
                     .watches
-                    .set_auth(self.conn_id, self.auth.clone());
+                    .set_auth(self.conn_id, auth.clone());
+                self.auth = auth.into();
                 tracing::info!(
                     "Session 0x{:x}: auth success for scheme {} and address {}",
                     self.session_id,

@@ -67,7 +67,7 @@ fn main() -> std::io::Result<()> {
     );
     let create = |path: String, data: Vec<u8>| Txn::Write {
         session_id,
-        auth: Vec::new(),
+        auth: Vec::new().into(),
         op: WriteOp::Create {
             op: OpCode::Create,
             create: CreateOp {
@@ -163,7 +163,7 @@ fn main() -> std::io::Result<()> {
             apply(tree, create(format!("/p{parent:04}/{prefix}{i:05}"), data));
             let set = Txn::Write {
                 session_id,
-                auth: Vec::new(),
+                auth: Vec::new().into(),
                 op: WriteOp::SetData(SetDataRequest {
                     path: format!("/p{:04}/c{:04}", (i * 7) % parents, i % children),
                     data: vec![value; value_bytes],

@@ -261,7 +261,10 @@ fn decode_txn_body(d: &mut Dec<'_>) -> Result<Txn> {
         },
         tag::WRITE => Txn::Write {
             session_id: r.read_i64()?,
-            auth: r.read_vec_opt::<Id>()?.ok_or(DecodeError::UnexpectedNull)?,
+            auth: r
+                .read_vec_opt::<Id>()?
+                .ok_or(DecodeError::UnexpectedNull)?
+                .into(),
             op: decode_write_op(d)?,
         },
         tag::ERROR => Txn::Error {

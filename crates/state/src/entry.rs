@@ -34,9 +34,11 @@ pub enum Txn {
     ExpireSession { session_id: i64 },
     /// A client write. `auth` holds every identity the connection is authenticated
     /// as, including `ip:<client address>` and `super:` when applicable.
+    /// Shared with the connection, which changes its list only on addauth:
+    /// a copy per write was two string allocations per identity.
     Write {
         session_id: i64,
-        auth: Vec<Id>,
+        auth: std::sync::Arc<[Id]>,
         op: WriteOp,
     },
     /// A write that failed before it could be validated (for example an

@@ -118,7 +118,7 @@ fn txn() -> impl Strategy<Value = Txn> {
         (any::<i64>(), prop::collection::vec(id(), 0..3), write_op()).prop_map(
             |(session_id, auth, op)| Txn::Write {
                 session_id,
-                auth,
+                auth: auth.into(),
                 op
             }
         ),
@@ -241,7 +241,7 @@ fn golden_bytes_pin_the_version_1_layout() {
 
     let t = Txn::Write {
         session_id: 1,
-        auth: vec![Id::new("ip", "1")],
+        auth: vec![Id::new("ip", "1")].into(),
         op: WriteOp::Multi(vec![
             MultiOp::Create {
                 op: OpCode::CreateTtl,
@@ -276,7 +276,7 @@ fn golden_bytes_pin_the_version_1_layout() {
 
     let reconfig = Txn::Write {
         session_id: 2,
-        auth: vec![],
+        auth: vec![].into(),
         op: WriteOp::Reconfig(ReconfigRequest {
             joining_servers: None,
             leaving_servers: Some(String::new()),

@@ -117,7 +117,7 @@ fn auth() -> impl Strategy<Value = Vec<Id>> {
 fn txn() -> impl Strategy<Value = Txn> {
     let session = prop::sample::select(SESSIONS);
     prop_oneof![
-        24 => (session.clone(), auth(), write_op()).prop_map(|(session_id, auth, op)| Txn::Write { session_id, auth, op }),
+        24 => (session.clone(), auth(), write_op()).prop_map(|(session_id, auth, op)| Txn::Write { session_id, auth: auth.into(), op }),
         2 => session.clone().prop_map(|session_id| Txn::CreateSession { session_id, timeout_ms: 10_000, password: vec![0; 16] }),
         1 => session.clone().prop_map(|session_id| Txn::CloseSession { session_id }),
         1 => session.prop_map(|session_id| Txn::ExpireSession { session_id }),
@@ -309,7 +309,7 @@ proptest! {
         let applied = tree.apply(&Entry {
             zxid,
             time_ms: 9_999_999,
-            txn: Txn::Write { session_id: 0x100, auth: vec![Id::new("digest", rzk_state::digest("u:p"))], op: WriteOp::Multi(ops.clone()) },
+            txn: Txn::Write { session_id: 0x100, auth: vec![Id::new("digest", rzk_state::digest("u:p"))].into(), op: WriteOp::Multi(ops.clone()) },
         });
         prop_assert_eq!(tree.last_zxid(), zxid);
         prop_assert!(applied.triggers.is_empty());
@@ -344,7 +344,7 @@ proptest! {
         apply(&mut tree, Txn::CreateSession { session_id: 1, timeout_ms: 1, password: vec![] });
         let create = |path: &str, flags: i32| Txn::Write {
             session_id: 1,
-            auth: vec![],
+            auth: vec![].into(),
             op: WriteOp::Create { op: OpCode::Create, create: CreateOp { path: path.into(), data: vec![], acl: Acl::open_unsafe(), flags, ttl: 0 } },
         };
         apply(&mut tree, create("/p", 0));
@@ -371,7 +371,7 @@ proptest! {
                     // Delete the oldest child, if any.
                     if let Ok((children, _)) = tree.get_children("/p", &[]) {
                         if let Some(c) = children.first() {
-                            apply(&mut tree, Txn::Write { session_id: 1, auth: vec![], op: WriteOp::Delete(DeleteRequest { path: format!("/p/{c}"), version: -1 }) });
+                            apply(&mut tree, Txn::Write { session_id: 1, auth: vec![].into(), op: WriteOp::Delete(DeleteRequest { path: format!("/p/{c}"), version: -1 }) });
                         }
                     }
                 }
@@ -457,7 +457,7 @@ proptest! {
         tree.apply(&Entry { zxid: 1, time_ms: 0, txn: Txn::CreateSession { session_id: 7, timeout_ms: 1, password: vec![] } });
         for (i, (op, auth, read_path)) in ops.into_iter().enumerate() {
             let auth: Vec<Id> = auth.into_iter().map(|(s, id)| Id::new(s, id)).collect();
-            tree.apply(&Entry { zxid: i as i64 + 2, time_ms: i as i64, txn: Txn::Write { session_id: 7, auth: auth.clone(), op } });
+            tree.apply(&Entry { zxid: i as i64 + 2, time_ms: i as i64, txn: Txn::Write { session_id: 7, auth: auth.clone().into(), op } });
             tree.apply(&Entry { zxid: i as i64 + 2, time_ms: i64::MAX, txn: Txn::DeleteContainer { path: read_path.clone() } });
             let _ = tree.get_data(&read_path, &auth);
             let _ = tree.get_children(&read_path, &auth);

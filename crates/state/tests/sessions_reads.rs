@@ -361,7 +361,7 @@ fn set_config_in_an_ensemble_and_standalone() {
             time_ms: 9,
             txn: Txn::Write {
                 session_id: 7,
-                auth: vec![],
+                auth: vec![].into(),
                 op: WriteOp::Reconfig(ReconfigRequest {
                     joining_servers: None,
                     leaving_servers: Some("3".into()),

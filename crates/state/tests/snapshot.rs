@@ -201,7 +201,7 @@ fn a_rich_tree_round_trips_and_behaves_the_same_afterwards() {
         write(OpCode::Create2, "/app/seq-", b""),
         Txn::Write {
             session_id: S1,
-            auth: vec![],
+            auth: vec![].into(),
             op: WriteOp::SetData(SetDataRequest {
                 path: "/app/bin".into(),
                 data: b"no auth".to_vec(),
@@ -210,7 +210,7 @@ fn a_rich_tree_round_trips_and_behaves_the_same_afterwards() {
         },
         Txn::Write {
             session_id: S1,
-            auth: vec![Id::new("digest", rzk_state::digest("u:p"))],
+            auth: vec![Id::new("digest", rzk_state::digest("u:p"))].into(),
             op: WriteOp::SetAcl(SetAclRequest {
                 path: "/app/bin".into(),
                 acl: Acl::read_unsafe(),
@@ -219,7 +219,7 @@ fn a_rich_tree_round_trips_and_behaves_the_same_afterwards() {
         },
         Txn::Write {
             session_id: S1,
-            auth: vec![],
+            auth: vec![].into(),
             op: WriteOp::Multi(vec![
                 mcreate("/box/again", CreateMode::Persistent),
                 mset("/app", b"v3", 1),
@@ -234,7 +234,7 @@ fn a_rich_tree_round_trips_and_behaves_the_same_afterwards() {
         },
         Txn::Write {
             session_id: S1,
-            auth: vec![],
+            auth: vec![].into(),
             op: WriteOp::Delete(DeleteRequest {
                 path: "/zookeeper/quota/app/zookeeper_limits".into(),
                 version: -1,
@@ -260,7 +260,7 @@ fn a_rich_tree_round_trips_and_behaves_the_same_afterwards() {
 fn write(op: OpCode, path: &str, data: &[u8]) -> Txn {
     Txn::Write {
         session_id: S1,
-        auth: vec![],
+        auth: vec![].into(),
         op: WriteOp::Create {
             op,
             create: CreateOp {
@@ -729,7 +729,7 @@ fn txn() -> impl Strategy<Value = Txn> {
     let session = prop::sample::select(SESSIONS);
     let ending = prop::sample::select(&SESSIONS[1..]);
     prop_oneof![
-        40 => (session.clone(), write_op()).prop_map(|(session_id, op)| Txn::Write { session_id, auth: vec![Id::new("ip", "127.0.0.1")], op }),
+        40 => (session.clone(), write_op()).prop_map(|(session_id, op)| Txn::Write { session_id, auth: vec![Id::new("ip", "127.0.0.1")].into(), op }),
         3 => ending.clone().prop_map(|session_id| Txn::CreateSession { session_id, timeout_ms: 10_000, password: vec![session_id as u8; 16] }),
         1 => ending.clone().prop_map(|session_id| Txn::CloseSession { session_id }),
         1 => ending.prop_map(|session_id| Txn::ExpireSession { session_id }),
@@ -777,7 +777,7 @@ fn history() -> impl Strategy<Value = (Vec<Entry>, usize, bool)> {
                 txns_in_order.extend(BASE.iter().map(|(path, data)| {
                     let txn = Txn::Write {
                         session_id: SESSIONS[0],
-                        auth: vec![],
+                        auth: vec![].into(),
                         op: WriteOp::Create {
                             op: OpCode::Create,
                             create: CreateOp {

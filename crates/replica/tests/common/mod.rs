@@ -268,7 +268,7 @@ pub fn create_session() -> Txn {
 pub fn create(path: &str, data: &[u8]) -> Txn {
     Txn::Write {
         session_id: SESSION_ID,
-        auth: Vec::new(),
+        auth: Vec::new().into(),
         op: WriteOp::Create {
             op: OpCode::Create,
             create: CreateOp {
@@ -289,7 +289,7 @@ pub const OTHER_SESSION_ID: i64 = 2;
 fn create_in(session_id: i64, path: String, data: Vec<u8>, flags: i32) -> Txn {
     Txn::Write {
         session_id,
-        auth: Vec::new(),
+        auth: Vec::new().into(),
         op: WriteOp::Create {
             op: OpCode::Create,
             create: CreateOp {
@@ -306,7 +306,7 @@ fn create_in(session_id: i64, path: String, data: Vec<u8>, flags: i32) -> Txn {
 fn write_op(op: WriteOp) -> Txn {
     Txn::Write {
         session_id: SESSION_ID,
-        auth: Vec::new(),
+        auth: Vec::new().into(),
         op,
     }
 }

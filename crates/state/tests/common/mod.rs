@@ -57,7 +57,7 @@ impl Zk {
     }
 
     pub fn write_as(&mut self, session_id: i64, op: WriteOp) -> Applied {
-        let auth = self.auth.clone();
+        let auth = self.auth.clone().into();
         self.entry(Txn::Write {
             session_id,
             auth,
