@@ -102,21 +102,28 @@ pub(crate) fn encode_record(out: &mut Vec<u8>, index: u64, term: u64, payload: &
     // Callers check the payload against `max_record_payload_bytes`, which is a u32.
     let payload_len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     out.reserve(RECORD_HEADER_BYTES + payload.len());
+    let start = out.len();
     out.extend_from_slice(&payload_len.to_le_bytes());
-    out.extend_from_slice(&record_crc(index, term, payload).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&index.to_le_bytes());
     out.extend_from_slice(&term.to_le_bytes());
     out.extend_from_slice(payload);
+    // index, term and payload lie side by side: one checksum call over them
+    // (three calls, one per part, cost twice the instructions per record).
+    let crc = crc32c::crc32c(&out[start + CRC_START..]);
+    out[start + 4..start + CRC_START].copy_from_slice(&crc.to_le_bytes());
 }
 
 pub(crate) fn record_frame_bytes(payload_len: usize) -> usize {
     RECORD_HEADER_BYTES + payload_len
 }
 
-fn record_crc(index: u64, term: u64, payload: &[u8]) -> u32 {
-    let crc = crc32c::crc32c(&index.to_le_bytes());
-    let crc = crc32c::crc32c_append(crc, &term.to_le_bytes());
-    crc32c::crc32c_append(crc, payload)
+/// Where a record's checksummed bytes (index, term, payload) begin.
+const CRC_START: usize = 8;
+
+/// The checksum of a record whose index, term and payload are `covered`.
+fn record_crc(covered: &[u8]) -> u32 {
+    crc32c::crc32c(covered)
 }
 
 /// A record that decoded and whose checksum matched, located in a buffer.
@@ -202,7 +209,7 @@ pub(crate) fn decode_record(
     let term = read_u64(rest, 16);
     let payload_start = at + RECORD_HEADER_BYTES;
     let payload = payload_start..payload_start + payload_len;
-    let computed = record_crc(index, term, &buf[payload.clone()]);
+    let computed = record_crc(&buf[at + CRC_START..payload.end]);
     if stored != computed {
         return Err(BadRecord::Checksum { stored, computed });
     }
@@ -277,6 +284,24 @@ mod tests {
         assert_eq!(view.end, buf.len());
     }
 
+    /// The one-call checksum is the format's: crc32c of index, then term,
+    /// then payload, as records written before it were checksummed (WAL
+    /// files on disk must keep reading).
+    #[test]
+    fn checksum_is_index_then_term_then_payload() {
+        let (index, term, payload) = (0x0102_0304_0506_0708_u64, 77_u64, b"some payload");
+        let mut buf = Vec::new();
+        encode_record(&mut buf, index, term, payload);
+        let parts = crc32c::crc32c(&index.to_le_bytes());
+        let parts = crc32c::crc32c_append(parts, &term.to_le_bytes());
+        let parts = crc32c::crc32c_append(parts, payload);
+        assert_eq!(read_u32(&buf, 4), parts);
+        assert_eq!(read_u32(&buf, 0), payload.len() as u32);
+        assert_eq!(read_u64(&buf, 8), index);
+        assert_eq!(read_u64(&buf, 16), term);
+        assert_eq!(&buf[RECORD_HEADER_BYTES..], payload);
+    }
+
     #[test]
     fn every_truncation_and_flip_of_a_record_is_rejected() {
         let mut buf = Vec::new();
@@ -303,7 +328,7 @@ mod tests {
             decode_record(&zeros, 0, 1024),
             Err(BadRecord::Checksum { .. })
         ));
-        assert_ne!(record_crc(0, 0, &[]), 0);
+        assert_ne!(record_crc(&[0u8; 16]), 0);
     }
 
     #[test]

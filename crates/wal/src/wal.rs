@@ -567,8 +567,14 @@ fn check_batch(state: &State, options: &WalOptions, records: &[Record]) -> Resul
 /// Encodes `records` and writes them with one positioned write per segment
 /// touched, starting a new segment where the active one would overflow.
 fn write_batch(shared: &Shared, state: &mut State, records: &[Record]) -> Result<(), WalError> {
-    let mut buffer = Vec::new();
-    let mut offsets = Vec::new();
+    // Sized once for the whole batch: grown record by record it was
+    // reallocated and copied several times per batch.
+    let batch_bytes = records
+        .iter()
+        .map(|record| record_frame_bytes(record.payload.len()))
+        .sum();
+    let mut buffer = Vec::with_capacity(batch_bytes);
+    let mut offsets = Vec::with_capacity(records.len());
     for record in records {
         let frame_bytes = record_frame_bytes(record.payload.len()) as u64;
         let roll = match state.segments.back() {
