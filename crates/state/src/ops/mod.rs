@@ -161,5 +161,5 @@ fn set_config(tree: &mut DataTree, servers: &str, zxid: i64, time_ms: i64) {
         text.push('\n');
     }
     text.push_str(&format!("version={zxid:x}"));
-    tree.set_node_data(CONFIG_ZOOKEEPER, text.into_bytes(), -1, zxid, time_ms);
+    tree.set_node_data(CONFIG_ZOOKEEPER, text.as_bytes(), -1, zxid, time_ms);
 }

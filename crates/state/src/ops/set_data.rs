@@ -22,12 +22,5 @@ pub(crate) fn apply(
     // Quota checks look up other nodes but move none: the slot stays valid.
     tree.check_quota(&req.path, Some(old_len), req.data.len())?;
     let version = check_version(current_version, req.version)?;
-    Ok(tree.set_node_data_at(
-        slot,
-        &req.path,
-        req.data.clone(),
-        version,
-        ctx.zxid,
-        ctx.time_ms,
-    ))
+    Ok(tree.set_node_data_at(slot, &req.path, &req.data, version, ctx.zxid, ctx.time_ms))
 }

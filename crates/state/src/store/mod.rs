@@ -243,7 +243,7 @@ impl DataTree {
     pub(crate) fn set_node_data(
         &mut self,
         path: &str,
-        data: Vec<u8>,
+        data: &[u8],
         version: i32,
         zxid: i64,
         time_ms: i64,
@@ -260,7 +260,7 @@ impl DataTree {
         &mut self,
         slot: u32,
         path: &str,
-        data: Vec<u8>,
+        data: &[u8],
         version: i32,
         zxid: i64,
         time_ms: i64,
@@ -277,7 +277,7 @@ impl DataTree {
             mzxid: zxid,
             ..old_stat
         };
-        let old_data = node.replace_data(&data, new_stat);
+        let old_data = node.replace_data(data, new_stat);
         let stat = node.client_stat(extended);
         let acl = node.acl.clone();
         let new_len = data.len();
