@@ -27,9 +27,20 @@ impl From<Response> for Body {
     }
 }
 
+/// Room for a reply's frame length (4), header (16), a Stat (68) and a
+/// length-prefixed path or data of up to 36 bytes: an exists, setData,
+/// create2 or small getData reply fits the first allocation. (At 64 bytes
+/// every setData reply was reallocated once, and a getData reply of a
+/// 100-byte value twice.)
+const REPLY_BYTES_TYPICAL: usize = 128;
+
 /// A whole reply frame: length, header, and (on success) the body.
 pub fn reply_frame(xid: i32, zxid: i64, err: ErrorCode, body: &Body) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
+    let data_bytes = match body {
+        Body::Response(Response::Data { data, .. }) if err == ErrorCode::Ok => data.len(),
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(REPLY_BYTES_TYPICAL + data_bytes);
     match body {
         Body::Response(r) => encode_reply(&mut out, xid, zxid, err, r),
         Body::AddWatchOk | Body::SaslNoToken | Body::EmptyMultiOnError => {
@@ -86,5 +97,30 @@ mod tests {
         assert_eq!(f.len(), 4 + 16 + 4);
         let f = reply_frame(7, 12, ErrorCode::NoNode, &Body::AddWatchOk);
         assert_eq!(f.len(), 4 + 16);
+    }
+
+    /// The common replies are written into their first allocation: the
+    /// capacity asked for at the start is still the capacity at the end.
+    #[test]
+    fn stat_and_data_replies_fit_their_first_allocation() {
+        let stat = rzk_proto::Stat::default();
+        let f = reply_frame(1, 2, ErrorCode::Ok, &Body::Response(Response::Stat(stat)));
+        assert_eq!(f.len(), 4 + 16 + 68);
+        assert_eq!(f.capacity(), REPLY_BYTES_TYPICAL);
+        let created = Response::Create2 {
+            path: "/app/locks/lock-0000000042".to_string(),
+            stat,
+        };
+        let f = reply_frame(1, 2, ErrorCode::Ok, &Body::Response(created));
+        assert_eq!(f.capacity(), REPLY_BYTES_TYPICAL);
+        for data_bytes in [0, 36, 100, 5000] {
+            let data = Response::Data {
+                data: vec![7; data_bytes],
+                stat,
+            };
+            let f = reply_frame(1, 2, ErrorCode::Ok, &Body::Response(data));
+            assert_eq!(f.len(), 4 + 16 + 4 + data_bytes + 68);
+            assert_eq!(f.capacity(), REPLY_BYTES_TYPICAL + data_bytes);
+        }
     }
 }
