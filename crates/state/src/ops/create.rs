@@ -16,6 +16,9 @@ use crate::ephemeral::{self, EphemeralKind, CONTAINER_OWNER};
 use crate::path::{self, validate_path};
 use crate::tree::DataTree;
 
+/// A sequential node's suffix: ten digits, or a sign and nine.
+const SEQUENCE_SUFFIX_BYTES: usize = 10;
+
 /// A successful create: the final path (with any sequential suffix) and Stat.
 pub(crate) struct Created {
     pub op: OpCode,
@@ -68,10 +71,15 @@ pub(crate) fn apply(
     let parent = tree.lookup(parent_path).ok_or(ErrorCode::NoNode)?;
     tree.check_perm(&parent.acl, Perms::CREATE, ctx.auth)?;
 
-    let mut path = req.path.clone();
+    // Sized for the suffix up front: a clone then a push reallocated, and
+    // `format!` built the suffix in a string of its own.
+    let mut path = String::with_capacity(req.path.len() + SEQUENCE_SUFFIX_BYTES);
+    path.push_str(&req.path);
     if mode.is_sequential() {
-        // The parent's stored cversion (children ever created), before this create.
-        path.push_str(&format!("{:010}", parent.cversion()));
+        // The parent's stored cversion (children ever created), before this
+        // create, as Java's `%010d` writes it (a sign counts in the width).
+        use std::fmt::Write;
+        let _ = write!(path, "{:010}", parent.cversion());
     }
     validate_path(&path, false)?;
     if tree.lookup(&path).is_some() {
