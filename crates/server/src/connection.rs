@@ -215,7 +215,7 @@ async fn session(
             control: entry.control.clone(),
         },
     ));
-    let auth_ids = vec![auth::ip_identity(entry.peer.ip())];
+    let auth_ids: Arc<[Id]> = vec![auth::ip_identity(entry.peer.ip())].into();
     {
         let mut core = shared.core();
         core.watches
@@ -240,7 +240,7 @@ async fn session(
         conn_id,
         peer: entry.peer,
         session_id,
-        auth: auth_ids.into(),
+        auth: auth_ids,
         outbound,
         control: entry.control.clone(),
         stats: stats.clone(),
@@ -264,8 +264,9 @@ struct Connection {
     peer: SocketAddr,
     session_id: i64,
     /// Identities, `ip:<address>` first; grows with addauth (a new list).
-    /// Shared with every write this connection proposes.
-    auth: std::sync::Arc<[Id]>,
+    /// Shared with every write this connection proposes and with its
+    /// watch registration.
+    auth: Arc<[Id]>,
     outbound: Outbound,
     control: Arc<ConnControl>,
     stats: Arc<ConnStats>,
@@ -605,11 +606,11 @@ impl Connection {
             AuthOutcome::Added(ids) => {
                 let mut auth = self.auth.to_vec();
                 auth::add_identities(&mut auth, ids);
+                self.auth = auth.into();
                 self.shared
                     .core()
                     .watches
-                    .set_auth(self.conn_id, auth.clone());
-                self.auth = auth.into();
+                    .set_auth(self.conn_id, self.auth.clone());
                 tracing::info!(
                     "Session 0x{:x}: auth success for scheme {} and address {}",
                     self.session_id,

@@ -33,6 +33,7 @@ use rzk_proto::response::encode_notification;
 use rzk_proto::{Acl, EventType, Id, KeeperState, Perms, WatcherType};
 use rzk_state::WatchTrigger;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 /// A connection's id, unique for the server's lifetime.
 pub type ConnId = u64;
@@ -59,7 +60,8 @@ pub enum WatchKind {
 struct Watcher {
     session_id: i64,
     outbound: Outbound,
-    auth: Vec<Id>,
+    /// The connection's identities: the same list its writes carry.
+    auth: Arc<[Id]>,
     watch_count: usize,
 }
 
@@ -244,7 +246,7 @@ impl WatchRegistry {
     }
 
     /// Makes a connection able to hold watches (once its session is set up).
-    pub fn register(&mut self, conn: ConnId, session_id: i64, outbound: Outbound, auth: Vec<Id>) {
+    pub fn register(&mut self, conn: ConnId, session_id: i64, outbound: Outbound, auth: Arc<[Id]>) {
         self.watchers.insert(
             conn,
             Watcher {
@@ -264,7 +266,7 @@ impl WatchRegistry {
     }
 
     /// Keeps the identities used for the READ check in step with `addauth`.
-    pub fn set_auth(&mut self, conn: ConnId, auth: Vec<Id>) {
+    pub fn set_auth(&mut self, conn: ConnId, auth: Arc<[Id]>) {
         if let Some(w) = self.watchers.get_mut(&conn) {
             w.auth = auth;
         }
@@ -483,7 +485,12 @@ mod tests {
         let mut rxs = Vec::new();
         for &c in conns {
             let (out, rx) = Outbound::channel(64, Arc::new(ConnControl::new()));
-            reg.register(c, c as i64 * 100, out, vec![Id::new("ip", "127.0.0.1")]);
+            reg.register(
+                c,
+                c as i64 * 100,
+                out,
+                vec![Id::new("ip", "127.0.0.1")].into(),
+            );
             rxs.push(rx);
         }
         (reg, rxs)

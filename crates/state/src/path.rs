@@ -20,8 +20,7 @@ pub const CONFIG_ZOOKEEPER: &str = "/zookeeper/config";
 /// creates pass `sequential = true` (the trailing slash check is relaxed as in
 /// ZooKeeper, since a suffix will be appended).
 pub fn validate_path(path: &str, sequential: bool) -> Result<(), ErrorCode> {
-    // It runs for every request (and again at apply), so without
-    // allocating, and in passes a compiler can keep tight: the character
+    // It runs for every write (at apply), so without allocating, and in passes a compiler can keep tight: the character
     // check has no early exit (it vectorizes), and the segment check looks
     // only at where the slashes are. `/` never occurs inside a multi-byte
     // UTF-8 sequence, so the segments found byte by byte are the
