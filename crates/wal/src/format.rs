@@ -110,7 +110,7 @@ pub(crate) fn encode_record(out: &mut Vec<u8>, index: u64, term: u64, payload: &
     out.extend_from_slice(payload);
     // index, term and payload lie side by side: one checksum call over them
     // (three calls, one per part, cost twice the instructions per record).
-    let crc = crc32c::crc32c(&out[start + CRC_START..]);
+    let crc = record_crc(&out[start + CRC_START..]);
     out[start + 4..start + CRC_START].copy_from_slice(&crc.to_le_bytes());
 }
 
