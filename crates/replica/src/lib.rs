@@ -24,6 +24,8 @@
 //! - [`snapshot_store`]: the snapshot directory, one durable file per snapshot.
 //! - [`direct_io`]: snapshot files written and read around the page cache.
 //! - [`pending`]: in-flight proposals and how outcomes find their client.
+//! - [`intake`]: the leader's proposals into raft, one batch per scheduler
+//!   tick.
 //! - [`proposer`]: `submit`/`propose`, the replicated `LogHandle`, and the
 //!   server's way to the leader's session tracker.
 //! - [`leader_link`]: a follower's connection to the leader (forwarded
@@ -46,6 +48,7 @@ pub mod config;
 pub mod direct_io;
 pub mod forward_order;
 pub mod hooks;
+pub mod intake;
 pub mod leader_link;
 pub mod leader_watch;
 pub mod log_store;

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::forward_order::ForwardOrder;
 use crate::hooks::{LeaderReconfig, LeaderSessions, SessionsSlot};
+use crate::intake::{BatchSink, Intake};
 use crate::leader_link::LinkHandle;
 use crate::network::wire::PeerResponse;
 use crate::pending::{CallbackResponder, Pending};
@@ -100,11 +101,38 @@ impl Leadership {
     }
 }
 
+/// A proposal on its way into raft's log: the entry and, for a local one,
+/// what releases the waiting client if raft refuses it.
+type Proposal = (Request, Option<WriteResponderOf<TypeConfig>>);
+
+/// Hands the intake's batches to raft, which merges consecutive client
+/// writes into one append.
+struct RaftSink(Raft);
+
+impl BatchSink<Proposal> for RaftSink {
+    fn deliver<'a>(
+        &'a mut self,
+        batch: &'a mut Vec<Proposal>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'a {
+        async move {
+            for (request, responder) in batch.drain(..) {
+                if self.0.client_write_ff(request, responder).await.is_err() {
+                    // Raft has stopped: the rest of the batch is dropped with
+                    // its responders, which releases the waiting clients.
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// The proposing side of the replicated log; cheap to clone.
 #[derive(Clone)]
 pub struct Proposer {
     node_id: NodeId,
     raft: Raft,
+    /// The leader's way into raft's log (see [`crate::intake`]).
+    intake: Intake<Proposal>,
     /// Raft's vote and membership, read by [`Proposer::leadership`] on every
     /// proposal. This channel changes only with them, unlike the full
     /// metrics `Raft::as_leader` reads (sent on every apply), and reading it
@@ -143,10 +171,12 @@ impl Proposer {
         clock: WallClock,
         link: LinkHandle,
     ) -> Self {
+        let (intake, _feeder) = Intake::spawn(RaftSink(raft.clone()));
         Proposer {
             node_id,
             roles: raft.server_metrics(),
             raft,
+            intake,
             pending,
             clock,
             last_stamp_ms: Arc::new(AtomicI64::new(i64::MIN)),
@@ -220,7 +250,7 @@ impl Proposer {
 
     /// Leader side, for every proposal, local (`from` = this server) or
     /// forwarded: lets the session tracker admit it, stamps the time and
-    /// appends it to raft. Returns once raft has it queued, in call order.
+    /// queues it for raft. Returns once it is queued, in call order.
     pub(crate) async fn enter_log(
         &self,
         from: NodeId,
@@ -242,9 +272,10 @@ impl Proposer {
             origin,
             txn: Box::new(txn),
         };
-        self.raft
-            .client_write_ff(request, responder)
-            .await
+        // A refused proposal is dropped here with its responder, which
+        // releases the waiting client.
+        self.intake
+            .push((request, responder))
             .map_err(|_| ProposeError::Stopped)
     }
 
