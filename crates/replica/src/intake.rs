@@ -113,30 +113,28 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
+    /// A test proposal: (task, its n-th).
+    type Item = (usize, usize);
+
     /// Records each delivered batch.
     #[derive(Clone, Default)]
-    struct Recorder(Arc<Mutex<Vec<Vec<(usize, usize)>>>>);
+    struct Recorder(Arc<Mutex<Vec<Vec<Item>>>>);
 
-    impl BatchSink<(usize, usize)> for Recorder {
-        fn deliver<'a>(
-            &'a mut self,
-            batch: &'a mut Vec<(usize, usize)>,
-        ) -> impl Future<Output = ()> + Send + 'a {
-            async move {
-                let taken = std::mem::take(batch);
-                self.0.lock().unwrap_or_else(|e| e.into_inner()).push(taken);
-            }
+    impl BatchSink<Item> for Recorder {
+        async fn deliver(&mut self, batch: &mut Vec<Item>) {
+            let taken = std::mem::take(batch);
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(taken);
         }
     }
 
     impl Recorder {
-        fn batches(&self) -> Vec<Vec<(usize, usize)>> {
+        fn batches(&self) -> Vec<Vec<Item>> {
             self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
         }
     }
 
     /// Waits for the feeding task to deliver `count` items.
-    async fn delivered(recorder: &Recorder, count: usize) -> Vec<Vec<(usize, usize)>> {
+    async fn delivered(recorder: &Recorder, count: usize) -> Vec<Vec<Item>> {
         for _ in 0..1000 {
             let batches = recorder.batches();
             if batches.iter().map(Vec::len).sum::<usize>() >= count {

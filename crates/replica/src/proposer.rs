@@ -110,17 +110,12 @@ type Proposal = (Request, Option<WriteResponderOf<TypeConfig>>);
 struct RaftSink(Raft);
 
 impl BatchSink<Proposal> for RaftSink {
-    fn deliver<'a>(
-        &'a mut self,
-        batch: &'a mut Vec<Proposal>,
-    ) -> impl std::future::Future<Output = ()> + Send + 'a {
-        async move {
-            for (request, responder) in batch.drain(..) {
-                if self.0.client_write_ff(request, responder).await.is_err() {
-                    // Raft has stopped: the rest of the batch is dropped with
-                    // its responders, which releases the waiting clients.
-                    break;
-                }
+    async fn deliver(&mut self, batch: &mut Vec<Proposal>) {
+        for (request, responder) in batch.drain(..) {
+            if self.0.client_write_ff(request, responder).await.is_err() {
+                // Raft has stopped: the rest of the batch is dropped with
+                // its responders, which releases the waiting clients.
+                break;
             }
         }
     }
