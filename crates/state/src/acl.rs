@@ -6,6 +6,8 @@
 //! identity that bypasses every check). An ACL naming any other scheme is
 //! rejected with InvalidACL, as ZooKeeper does when no provider is registered.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use rzk_proto::{Acl, ErrorCode, Id};
 use sha1::{Digest, Sha1};
@@ -89,7 +91,38 @@ pub fn check(acl: &[Acl], perm: i32, auth: &[Id]) -> Result<(), ErrorCode> {
 /// `PrepRequestProcessor.fixupACL`: rejects empty or malformed ACLs, drops exact
 /// duplicates (first occurrence wins) and expands `auth` into the requester's
 /// authenticated identities.
-pub fn fixup(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+///
+/// Most lists come back as they went in (no duplicates, no `auth`): those
+/// are validated and borrowed, not copied, since a create runs this for
+/// every node.
+pub fn fixup<'a>(acl: &'a [Acl], auth: &[Id]) -> Result<Cow<'a, [Acl]>, ErrorCode> {
+    let as_is = acl
+        .iter()
+        .enumerate()
+        .all(|(i, a)| a.id.scheme != "auth" && !acl[..i].contains(a));
+    if as_is {
+        if acl.is_empty() {
+            return Err(ErrorCode::InvalidAcl);
+        }
+        for a in acl {
+            if !is_valid_as_is(a) {
+                return Err(ErrorCode::InvalidAcl);
+            }
+        }
+        return Ok(Cow::Borrowed(acl));
+    }
+    fixup_owned(acl, auth).map(Cow::Owned)
+}
+
+/// Whether an entry other than `auth` is kept: `world:anyone`, or an id its
+/// scheme's provider accepts.
+fn is_valid_as_is(a: &Acl) -> bool {
+    (a.id.scheme == "world" && a.id.id == "anyone")
+        || Provider::for_scheme(&a.id.scheme).is_some_and(|p| p.is_valid(&a.id.id))
+}
+
+/// [`fixup`] for a list that changes: duplicates dropped, `auth` expanded.
+fn fixup_owned(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
     let mut unique: Vec<&Acl> = Vec::with_capacity(acl.len());
     for a in acl {
         if !unique.contains(&a) {
@@ -101,9 +134,7 @@ pub fn fixup(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
     }
     let mut out = Vec::with_capacity(unique.len());
     for a in unique {
-        if a.id.scheme == "world" && a.id.id == "anyone" {
-            out.push(a.clone());
-        } else if a.id.scheme == "auth" {
+        if a.id.scheme == "auth" {
             let before = out.len();
             for id in auth {
                 if Provider::for_scheme(&id.scheme).is_some_and(Provider::is_authenticated) {
@@ -113,11 +144,10 @@ pub fn fixup(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
             if out.len() == before {
                 return Err(ErrorCode::InvalidAcl);
             }
+        } else if is_valid_as_is(a) {
+            out.push(a.clone());
         } else {
-            match Provider::for_scheme(&a.id.scheme) {
-                Some(p) if p.is_valid(&a.id.id) => out.push(a.clone()),
-                _ => return Err(ErrorCode::InvalidAcl),
-            }
+            return Err(ErrorCode::InvalidAcl);
         }
     }
     Ok(out)
@@ -295,8 +325,20 @@ mod tests {
         let anyone = acl(Perms::ALL, "world", "anyone");
         assert_eq!(fixup(&[], &[]), Err(ErrorCode::InvalidAcl));
         assert_eq!(
-            fixup(&[anyone.clone(), anyone.clone()], &[]),
+            fixup(&[anyone.clone(), anyone.clone()], &[]).map(Cow::into_owned),
             Ok(vec![anyone.clone()])
+        );
+        // A list kept as it is comes back borrowed, in its order.
+        let kept = [acl(1, "ip", "10.0.0.1"), anyone.clone()];
+        assert!(matches!(fixup(&kept, &[]), Ok(Cow::Borrowed(b)) if b == kept));
+        // One invalid entry anywhere refuses the list, on either path.
+        assert_eq!(
+            fixup(&[anyone.clone(), acl(31, "ip", "10.0.0")], &[]),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup(&[anyone.clone(), anyone.clone(), acl(31, "ip", "x")], &[]),
+            Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
             fixup(&[acl(31, "world", "nobody")], &[]),
@@ -345,7 +387,8 @@ mod tests {
             fixup(
                 &[acl(5, "auth", "whatever")],
                 &[ip, d.clone(), Id::new("super", ""), d2.clone()]
-            ),
+            )
+            .map(Cow::into_owned),
             Ok(vec![Acl::new(5, d), Acl::new(5, d2)])
         );
     }

@@ -33,22 +33,34 @@ impl Borrow<[Acl]> for Cached {
 
 #[derive(Debug, Clone, Default)]
 pub struct AclCache {
-    /// Each list and the number of nodes using it (never 0).
-    lists: BTreeMap<Cached, u64>,
+    /// Each list and its uses. The value holds the list again, so that a
+    /// create finds and counts it with one walk of the tree (a create
+    /// interns its node's list).
+    lists: BTreeMap<Cached, Uses>,
+}
+
+#[derive(Debug, Clone)]
+struct Uses {
+    list: SharedAcl,
+    /// The number of nodes using the list (never 0).
+    nodes: u64,
 }
 
 impl AclCache {
     /// The shared copy of `acl`, adding it if new, for one more node.
     pub fn intern(&mut self, acl: &[Acl]) -> SharedAcl {
-        if let Some((shared, _)) = self.lists.get_key_value(acl) {
-            let shared = shared.0.clone();
-            if let Some(refs) = self.lists.get_mut(acl) {
-                *refs += 1;
-            }
-            return shared;
+        if let Some(uses) = self.lists.get_mut(acl) {
+            uses.nodes += 1;
+            return uses.list.clone();
         }
         let shared: SharedAcl = Arc::new(acl.to_vec());
-        self.lists.insert(Cached(shared.clone()), 1);
+        self.lists.insert(
+            Cached(shared.clone()),
+            Uses {
+                list: shared.clone(),
+                nodes: 1,
+            },
+        );
         shared
     }
 
@@ -56,19 +68,19 @@ impl AclCache {
     /// that interned it once and shared the `Arc` counts them in one go).
     pub fn add_refs(&mut self, acl: &[Acl], refs: u64) {
         match self.lists.get_mut(acl) {
-            Some(count) => *count += refs,
+            Some(uses) => uses.nodes += refs,
             None => debug_assert!(false, "added references to an ACL list that is not cached"),
         }
     }
 
     /// One node no longer uses `acl`: forgets the list when no node does.
     pub fn release(&mut self, acl: &[Acl]) {
-        let Some(refs) = self.lists.get_mut(acl) else {
+        let Some(uses) = self.lists.get_mut(acl) else {
             debug_assert!(false, "released an ACL list that is not cached");
             return;
         };
-        *refs -= 1;
-        if *refs == 0 {
+        uses.nodes -= 1;
+        if uses.nodes == 0 {
             self.lists.remove(acl);
         }
     }

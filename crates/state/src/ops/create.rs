@@ -98,6 +98,6 @@ pub(crate) fn apply(
         _ if mode.is_ephemeral() => ctx.session_id,
         _ => 0,
     };
-    let stat = tree.create_node(&path, req.data.clone(), &acl, owner, ctx.zxid, ctx.time_ms);
+    let stat = tree.create_node(&path, &req.data, &acl, owner, ctx.zxid, ctx.time_ms);
     Ok(Created { op, path, stat })
 }

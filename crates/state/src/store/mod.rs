@@ -139,7 +139,7 @@ impl DataTree {
     pub(crate) fn create_node(
         &mut self,
         path: &str,
-        data: Vec<u8>,
+        data: &[u8],
         acl: &[Acl],
         ephemeral_owner: i64,
         zxid: i64,
@@ -176,7 +176,7 @@ impl DataTree {
         let data_len = data.len() as i64;
         let node = Node::new(
             path,
-            &data,
+            data,
             acl.clone(),
             StoredStat::new(zxid, time_ms, ephemeral_owner),
         );
