@@ -6,7 +6,7 @@
 //! On the leader a proposal goes straight to raft; on a follower it goes to
 //! the leader through the [leader link](crate::leader_link). Either way the
 //! leader admits it through [`LeaderSessions::admit`](crate::hooks::LeaderSessions),
-//! stamps the time and appends it ([`Proposer::enter_log`]), and the
+//! stamps the time and queues it for raft ([`Proposer::enter_log`]), and the
 //! proposing server's own apply answers the client.
 
 use std::sync::atomic::{AtomicI64, Ordering};

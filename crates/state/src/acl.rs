@@ -96,14 +96,14 @@ pub fn check(acl: &[Acl], perm: i32, auth: &[Id]) -> Result<(), ErrorCode> {
 /// are validated and borrowed, not copied, since a create runs this for
 /// every node.
 pub fn fixup<'a>(acl: &'a [Acl], auth: &[Id]) -> Result<Cow<'a, [Acl]>, ErrorCode> {
+    if acl.is_empty() {
+        return Err(ErrorCode::InvalidAcl);
+    }
     let as_is = acl
         .iter()
         .enumerate()
         .all(|(i, a)| a.id.scheme != "auth" && !acl[..i].contains(a));
     if as_is {
-        if acl.is_empty() {
-            return Err(ErrorCode::InvalidAcl);
-        }
         for a in acl {
             if !is_valid_as_is(a) {
                 return Err(ErrorCode::InvalidAcl);
@@ -121,16 +121,14 @@ fn is_valid_as_is(a: &Acl) -> bool {
         || Provider::for_scheme(&a.id.scheme).is_some_and(|p| p.is_valid(&a.id.id))
 }
 
-/// [`fixup`] for a list that changes: duplicates dropped, `auth` expanded.
+/// [`fixup`] for a non-empty list that changes: duplicates dropped, `auth`
+/// expanded.
 fn fixup_owned(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
     let mut unique: Vec<&Acl> = Vec::with_capacity(acl.len());
     for a in acl {
         if !unique.contains(&a) {
             unique.push(a);
         }
-    }
-    if unique.is_empty() {
-        return Err(ErrorCode::InvalidAcl);
     }
     let mut out = Vec::with_capacity(unique.len());
     for a in unique {

@@ -20,9 +20,10 @@ pub const CONFIG_ZOOKEEPER: &str = "/zookeeper/config";
 /// creates pass `sequential = true` (the trailing slash check is relaxed as in
 /// ZooKeeper, since a suffix will be appended).
 pub fn validate_path(path: &str, sequential: bool) -> Result<(), ErrorCode> {
-    // It runs for every write (at apply), so without allocating, and in passes a compiler can keep tight: the character
-    // check has no early exit (it vectorizes), and the segment check looks
-    // only at where the slashes are. `/` never occurs inside a multi-byte
+    // It runs for every write (at apply), so without allocating, and in
+    // passes a compiler can keep tight: the character check has no early
+    // exit (it vectorizes), and the segment check looks only at where the
+    // slashes are. `/` never occurs inside a multi-byte
     // UTF-8 sequence, so the segments found byte by byte are the
     // characters' segments. Every failure is the same BadArguments, so the
     // order of the checks does not show.
