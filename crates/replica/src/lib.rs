@@ -78,7 +78,7 @@ pub use membership::Member;
 pub use proposer::{ProposeError, Proposer};
 pub use replica::{Replica, ReplicaConfig, StartError};
 pub use snapshot_store::{SnapshotStore, StoredSnapshot};
-pub use snapshots::{set_memory_release, Snapshots};
+pub use snapshots::{release_memory, set_memory_release, Snapshots};
 pub use state_machine::StateMachine;
 pub use types::{
     zxid_of, Committed, ForwardedTxn, NodeId, Origin, Request, SnapshotData, SnapshotMeta,

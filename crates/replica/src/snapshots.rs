@@ -46,6 +46,15 @@ pub fn set_memory_release(release: fn()) {
     let _ = MEMORY_RELEASE.set(release);
 }
 
+/// Runs the function registered with [`set_memory_release`], if any, on
+/// the calling thread: for work that frees much and is followed by idleness
+/// on that thread, like a snapshot build or a server's start-up.
+pub fn release_memory() {
+    if let Some(release) = MEMORY_RELEASE.get() {
+        release();
+    }
+}
+
 /// ZooKeeper's `autopurge.snapRetainCount` minimum: fewer is raised to this,
 /// as ZooKeeper does, so a damaged newest file always has older ones behind it.
 pub const SNAPSHOT_RETAIN_COUNT_MIN: usize = 3;
@@ -286,9 +295,7 @@ impl Snapshots {
             replay_snapshot(&self.store, &*self.log, target, &self.state_config, out)
         });
         // The replay tree is gone, on success or failure.
-        if let Some(release) = MEMORY_RELEASE.get() {
-            release();
-        }
+        release_memory();
         match saved {
             Ok(path) => {
                 self.count_build(|b| &mut b.replayed);

@@ -60,6 +60,7 @@ pub mod fourlw;
 pub mod framing;
 pub mod handshake;
 pub mod http;
+pub mod idle_memory;
 pub mod limits;
 pub mod log;
 pub mod logging;

@@ -1,8 +1,8 @@
 //! The listener: binds the client port, builds and starts the replica (the
 //! ordered, durable log; a standalone server is an ensemble of one), starts
 //! the background tasks (role follower, session expiry and activity reports,
-//! container checker), accepts connections within `maxClientCnxns`, and shuts
-//! everything down in order.
+//! container checker, idle memory release), accepts connections within
+//! `maxClientCnxns`, and shuts everything down in order.
 
 use crate::clock::Clock;
 use crate::config::ServerConfig;
@@ -84,6 +84,11 @@ impl Server {
         let admin = bind_admin(&config).await?;
         let metrics = bind_metrics(&config).await?;
         let built = crate::replicated::build_replica(&config, hooks.clone(), restored).await?;
+        // Loading the snapshot and scanning the log freed tens of MiB (tables
+        // outgrown while the tree was built, read buffers) that the allocator
+        // would keep until this thread allocates again, which an idle server
+        // may not do for a long time.
+        rzk_replica::release_memory();
         let log = log::LogHandle::replicated(built.replica.proposer());
         let mut sessions = SessionTracker::new(
             u64::from(config.tick_time_ms),
@@ -162,6 +167,7 @@ impl Server {
             tokio::spawn(crate::session::run_expiry(shared.clone())),
             tokio::spawn(crate::session::run_activity_reports(shared.clone())),
             tokio::spawn(crate::container::run_container_checker(shared.clone())),
+            tokio::spawn(crate::idle_memory::run_idle_memory_release(shared.clone())),
         ];
         let admin_task = admin.map(|listener| {
             let handler = crate::admin::handler(shared.clone());
