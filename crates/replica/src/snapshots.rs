@@ -34,7 +34,8 @@ use rzk_state::snapshot_merge::SnapshotDelta;
 static MEMORY_RELEASE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
 /// Registers `release`, run on the building thread after each snapshot
-/// build has dropped its replay tree (as big as the server's own).
+/// build has dropped its replay tree (as big as the server's own), and by
+/// the server through [`release_memory`] after start-up and when idle.
 ///
 /// Why: an allocator that returns freed memory to the OS lazily, on later
 /// allocations by the same thread, never does so for a builder thread that

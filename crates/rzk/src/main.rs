@@ -30,7 +30,8 @@ static GLOBAL: allocator::MiMalloc = allocator::MiMalloc;
 
 /// Returns the calling thread's freed mimalloc pages to the OS now. mimalloc
 /// does that lazily, on the thread's later allocations, which never come on
-/// an idle snapshot-building thread: see `rzk_replica::set_memory_release`.
+/// an idle snapshot-building thread or an idle server: see
+/// `rzk_replica::set_memory_release` and `rzk_server::idle_memory`.
 fn release_freed_memory() {
     // SAFETY: mi_collect takes no pointers and may be called from any
     // thread at any time; it only frees memory mimalloc already owns.
