@@ -58,10 +58,11 @@ impl Round {
     /// thread (`on_appender`) first wakes the flusher if flushes queued
     /// meanwhile (it waits while any round runs).
     pub(crate) fn run(self, shared: &Shared, on_appender: bool) {
-        let result = sync(shared, &self);
-        {
+        let synced = sync(shared, &self);
+        let result = {
             let mut state = shared.lock();
             state.syncing = false;
+            let result = unless_failed(&state, synced);
             match &result {
                 Ok(()) => {
                     state.durable_seq = state.durable_seq.max(self.written_seq);
@@ -78,10 +79,33 @@ impl Round {
             if on_appender && !state.waiters.is_empty() {
                 shared.work.notify_one();
             }
-        }
+            result
+        };
         for callback in self.callbacks {
             callback(result.clone());
         }
+    }
+}
+
+/// A round's fdatasync outcome as its callbacks may see it: a failure if the
+/// WAL failed while the round ran, even when this fdatasync returned success.
+///
+/// Why: the kernel reports a write-back error once per open file
+/// description, to whichever fdatasync of that description checks first.
+/// An appender sealing the active segment (`start_segment`), or a truncate,
+/// fdatasyncs the same descriptor under the WAL lock while a round's
+/// fdatasync runs outside it. If that call takes the error, this round's
+/// returns success for pages that never reached the disk. That call records
+/// the failure before it releases the lock, and this round records its
+/// outcome only under the lock, so checking here is enough never to
+/// acknowledge such records. Records that did reach the disk are then
+/// reported failed too, which is safe: the WAL refuses everything from now on.
+fn unless_failed(state: &State, synced: Result<(), WalError>) -> Result<(), WalError> {
+    match (&state.failed, synced) {
+        (Some(failed), Ok(())) => Err(WalError::Failed {
+            cause: Box::new(failed.clone()),
+        }),
+        (_, synced) => synced,
     }
 }
 
@@ -132,4 +156,54 @@ fn sync(shared: &Shared, round: &Round) -> Result<(), WalError> {
             .map_err(|e| WalError::io("fsync directory", &shared.dir, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::{Record, Wal, WalOptions};
+
+    /// The race `unless_failed` closes, played out by hand: a round is taken,
+    /// then (as an appender sealing the segment would, under the lock, after
+    /// the kernel reported a write-back error to it instead of to the round)
+    /// the WAL is marked failed, then the round's own fdatasync succeeds.
+    #[test]
+    fn a_round_does_not_acknowledge_once_the_wal_failed_while_it_ran() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (wal, _) = Wal::open(dir.path(), WalOptions::default()).expect("open");
+        wal.append(&[Record {
+            index: 1,
+            term: 1,
+            payload: b"lost page".to_vec(),
+        }])
+        .expect("append");
+        let shared = wal.shared();
+        let (sender, receiver) = mpsc::channel();
+        let round = {
+            let mut state = shared.lock();
+            let round = Round::take(
+                &mut state,
+                vec![Box::new(move |result| {
+                    let _ = sender.send(result);
+                })],
+            );
+            state.failed = Some(WalError::io(
+                "fdatasync",
+                dir.path(),
+                std::io::Error::other("write-back error reported to the sealing fdatasync"),
+            ));
+            round
+        };
+        round.run(shared, false);
+        let result = receiver.recv().expect("the callback ran");
+        assert!(
+            matches!(result, Err(WalError::Failed { .. })),
+            "the round acknowledged records after the WAL failed: {result:?}"
+        );
+        let state = shared.lock();
+        assert_eq!(state.durable_seq, 0, "nothing may be counted durable");
+        assert_eq!(state.stats.flushes_completed, 0);
+    }
 }

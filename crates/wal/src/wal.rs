@@ -265,7 +265,7 @@ impl Wal {
         Ok((wal, report))
     }
 
-    fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &Shared {
         &self.owner.shared
     }
 
