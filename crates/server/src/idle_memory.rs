@@ -15,6 +15,10 @@
 //! it: with the default single worker that is the thread that allocated
 //! nearly everything. Under load it does nothing, as the allocator's own
 //! lazy return keeps up there.
+//!
+//! The collect walks the thread's whole heap: 3.7 ms with a million znodes.
+//! A request that arrives during it waits that long, at most once per quiet
+//! period of 5 s or more.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
