@@ -21,7 +21,7 @@ use std::fs::File;
 use std::sync::Arc;
 
 use crate::error::WalError;
-use crate::wal::{FlushCallback, Shared, State};
+use crate::wal::{check_not_failed, FlushCallback, Shared, State};
 
 /// One round's work, taken under the lock and done outside it.
 pub(crate) struct Round {
@@ -101,12 +101,7 @@ impl Round {
 /// acknowledge such records. Records that did reach the disk are then
 /// reported failed too, which is safe: the WAL refuses everything from now on.
 fn unless_failed(state: &State, synced: Result<(), WalError>) -> Result<(), WalError> {
-    match (&state.failed, synced) {
-        (Some(failed), Ok(())) => Err(WalError::Failed {
-            cause: Box::new(failed.clone()),
-        }),
-        (_, synced) => synced,
-    }
+    synced.and_then(|()| check_not_failed(state))
 }
 
 /// The flusher thread's body. Runs until the WAL is dropped; before exiting it
@@ -126,12 +121,9 @@ pub(crate) fn run(shared: Arc<Shared>) {
             if state.waiters.is_empty() {
                 return; // shut down with nothing left to complete
             }
-            if let Some(failed) = state.failed.clone() {
+            if let Err(error) = check_not_failed(&state) {
                 let callbacks = std::mem::take(&mut state.waiters);
                 drop(state);
-                let error = WalError::Failed {
-                    cause: Box::new(failed),
-                };
                 for callback in callbacks {
                     callback(Err(error.clone()));
                 }

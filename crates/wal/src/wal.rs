@@ -308,11 +308,9 @@ impl Wal {
     fn flush_on(&self, callback: FlushCallback, here_if_idle: bool) {
         let shared = self.shared();
         let mut state = shared.lock();
-        if let Some(failed) = state.failed.clone() {
+        if let Err(error) = check_not_failed(&state) {
             drop(state);
-            callback(Err(WalError::Failed {
-                cause: Box::new(failed),
-            }));
+            callback(Err(error));
             return;
         }
         if state.durable_seq == state.written_seq && !state.dir_unsynced {
@@ -507,7 +505,7 @@ fn last_index(state: &State) -> Option<u64> {
     (next > first).then(|| next - 1)
 }
 
-fn check_not_failed(state: &State) -> Result<(), WalError> {
+pub(crate) fn check_not_failed(state: &State) -> Result<(), WalError> {
     match &state.failed {
         Some(failed) => Err(WalError::Failed {
             cause: Box::new(failed.clone()),
