@@ -36,10 +36,15 @@ use crate::writeback::Writeback;
 /// of this: the largest logical block size of common disks.
 pub const DIRECT_ALIGN_BYTES: usize = 4096;
 
-/// Bytes moved per system call: large enough that the per-call cost is
-/// nothing, small enough that one write holds the disk for about a
-/// millisecond.
-pub const DIRECT_CHUNK_BYTES: usize = 2 << 20;
+/// Bytes moved per system call. A direct read or write holds the disk
+/// until it completes, and the WAL's fdatasyncs wait behind it: at 2 MiB
+/// (about a millisecond of this VM's disk) a snapshot build took a fifth of
+/// create's throughput and doubled the fdatasync tail; at 256 KiB it costs
+/// a few percent (`docs/PERFORMANCE.md`, fifteenth session). Keeping reads
+/// at 2 MiB gave back about half the gain: the merge reads the previous
+/// snapshot while the WAL syncs too. Still large enough that the per-call
+/// cost is small.
+pub const DIRECT_CHUNK_BYTES: usize = 256 << 10;
 
 /// A zero-filled heap buffer whose address is a multiple of
 /// [`DIRECT_ALIGN_BYTES`].
