@@ -139,6 +139,9 @@ pub(crate) struct State {
     pub last_term: Option<u64>,
     /// Set by the first failed write or fdatasync; see `WalError::Failed`.
     pub failed: Option<WalError>,
+    /// Segments whose files were unlinked, still open: closed by
+    /// [`close_in_background`] once the lock is released.
+    pub removed: Vec<Segment>,
     pub shutdown: bool,
     pub stats: WalStats,
 }
@@ -239,6 +242,7 @@ impl Wal {
             syncing: false,
             last_term: report.last_term,
             failed: None,
+            removed: Vec::new(),
             shutdown: false,
             stats: WalStats::default(),
         };
@@ -417,7 +421,11 @@ impl Wal {
         let mut state = shared.lock();
         check_not_failed(&state)?;
         let result = truncate_locked(shared, &mut state, from);
-        fail_on_error(&mut state, result)
+        let result = fail_on_error(&mut state, result);
+        let removed = std::mem::take(&mut state.removed);
+        drop(state);
+        close_in_background(removed);
+        result
     }
 
     /// Deletes whole segments whose records all have indexes `<= index`. The
@@ -432,7 +440,11 @@ impl Wal {
         let mut state = shared.lock();
         check_not_failed(&state)?;
         let result = purge_locked(shared, &mut state, index);
-        fail_on_error(&mut state, result)
+        let result = fail_on_error(&mut state, result);
+        let removed = std::mem::take(&mut state.removed);
+        drop(state);
+        close_in_background(removed);
+        result
     }
 
     /// The index of the oldest record, or `None` if the log is empty.
@@ -669,7 +681,7 @@ fn truncate_locked(shared: &Shared, state: &mut State, from: u64) -> Result<(), 
     // log, never a gap.
     while state.segments.back().is_some_and(|s| s.first_index > from) {
         if let Some(segment) = state.segments.pop_back() {
-            remove_segment_file(&segment)?;
+            remove_segment_file(state, segment)?;
         }
     }
     sync_dir(shared)?;
@@ -717,7 +729,7 @@ fn purge_locked(shared: &Shared, state: &mut State, index: u64) -> Result<(), Wa
             .is_some_and(|s| s.first_index <= after)
     {
         if let Some(segment) = state.segments.pop_front() {
-            remove_segment_file(&segment)?;
+            remove_segment_file(state, segment)?;
             state.dir_unsynced = true;
         }
     }
@@ -727,7 +739,7 @@ fn purge_locked(shared: &Shared, state: &mut State, index: u64) -> Result<(), Wa
 /// Removes every segment, oldest first, and makes the removal durable.
 fn remove_all_segments(shared: &Shared, state: &mut State) -> Result<(), WalError> {
     while let Some(segment) = state.segments.pop_front() {
-        remove_segment_file(&segment)?;
+        remove_segment_file(state, segment)?;
     }
     state.last_term = None;
     sync_dir(shared)
@@ -749,8 +761,53 @@ fn create_empty_segment_durably(
     Ok(())
 }
 
-fn remove_segment_file(segment: &Segment) -> Result<(), WalError> {
-    fs::remove_file(&segment.path).map_err(|e| WalError::io("remove", &segment.path, e))
+/// Unlinks `segment`'s file and keeps it open in `state.removed`, for
+/// [`close_in_background`] once the lock is released.
+fn remove_segment_file(state: &mut State, segment: Segment) -> Result<(), WalError> {
+    let unlinked =
+        fs::remove_file(&segment.path).map_err(|e| WalError::io("remove", &segment.path, e));
+    state.removed.push(segment);
+    unlinked
+}
+
+/// How much of a removed segment's file is freed at a time before it is
+/// closed (see [`close_in_background`]).
+pub const RELEASE_STEP_BYTES: u64 = 1024 * 1024;
+
+/// Frees removed segments' blocks a step at a time, then closes them, on a
+/// thread of its own.
+///
+/// Why: closing the last descriptor of an unlinked file is when the
+/// filesystem frees its blocks, and on a filesystem mounted with `discard`
+/// (as the VMs we measure on are) that sends the disk one discard of the
+/// whole file. For a full 64 MiB segment the close took 15-18 ms, and the
+/// WAL's fdatasyncs meanwhile waited behind the discard for up to 12 ms.
+/// Closed under the WAL lock, it had also stalled every append and flush;
+/// closed on the purging thread, raft's core, which awaits the purge
+/// (`docs/PERFORMANCE.md`, fifteenth session). Cutting the file from the
+/// end [`RELEASE_STEP_BYTES`] at a time turns that into small discards
+/// (about 0.26 ms each there) an fdatasync waits for at most one of. Nothing waits for this thread: the
+/// files are already unlinked, and the directory fsync that makes that
+/// durable does not depend on it. A failed cut only means the rest is
+/// freed at the close. If no thread can be started, the closure is
+/// dropped here and the files are closed on this thread, whole.
+fn close_in_background(removed: Vec<Segment>) {
+    if removed.is_empty() {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("rzk-wal-close".into())
+        .spawn(move || {
+            for segment in removed {
+                let mut len = segment.file_len_bytes;
+                while len > 0 {
+                    len = len.saturating_sub(RELEASE_STEP_BYTES);
+                    if segment.file.set_len(len).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
 }
 
 fn sync_dir(shared: &Shared) -> Result<(), WalError> {

@@ -290,6 +290,54 @@ fn purge_deletes_only_whole_segments_at_or_below_the_index() {
     assert_holds(&wal, third_first, 100);
 }
 
+/// The files this process holds open, as `/proc/self/fd` names them (an
+/// unlinked file's name ends in " (deleted)").
+fn open_files() -> Vec<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .map(|target| target.display().to_string())
+        .collect()
+}
+
+/// Purged and truncated-away segments are closed once removed (on a
+/// thread of their own, so the caller does not wait while the filesystem
+/// frees their blocks): no descriptor of them stays open.
+#[test]
+fn removed_segments_are_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_log(dir.path(), &small_options(), 1, 100, 5);
+    let (wal, _) = Wal::open(dir.path(), small_options()).expect("open");
+    let before = segments(dir.path());
+    let third_first = before[2].0;
+    let last_first = before[before.len() - 1].0;
+    let name = |i: usize| before[i].1.display().to_string();
+    let held = |name: &String| open_files().iter().any(|f| f.starts_with(name.as_str()));
+    let wait_closed = |names: &[String]| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while names.iter().any(held) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "removed segments still open: {:?}",
+                open_files()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    };
+    let purged = [name(0), name(1)];
+    let truncated = [name(before.len() - 1)];
+    assert!(
+        purged.iter().chain(&truncated).all(held),
+        "the open log holds its segments"
+    );
+    wal.purge_upto(third_first - 1).expect("purge");
+    wait_closed(&purged);
+    // Removes the last segment and cuts the one before it.
+    wal.truncate_from(last_first - 1).expect("truncate");
+    wait_closed(&truncated);
+    assert_holds(&wal, third_first, last_first - 2);
+}
+
 #[test]
 fn purge_of_everything_keeps_the_next_index_even_past_the_end() {
     let dir = tempfile::tempdir().expect("tempdir");
