@@ -570,11 +570,11 @@ fn flush_here_runs_an_idle_round_on_the_caller_and_queues_behind_others() {
     assert_holds(&wal, 1, 4);
 }
 
-/// 64 KiB segments: several records fit, and preallocation (1 MiB chunks)
+/// 32 KiB segments: several records fit, and preallocation (64 KiB chunks)
 /// stops at the segment's size.
 fn segments_smaller_than_a_preallocation_chunk() -> WalOptions {
     WalOptions {
-        segment_size_bytes: 64 * 1024,
+        segment_size_bytes: 32 * 1024,
         ..WalOptions::default()
     }
 }
