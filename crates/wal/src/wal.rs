@@ -148,7 +148,8 @@ pub(crate) struct State {
     /// Set by the first failed write or fdatasync; see `WalError::Failed`.
     pub failed: Option<WalError>,
     /// Segments whose files were unlinked, still open: closed by
-    /// [`close_in_background`] once the lock is released.
+    /// [`close_in_background`] once the lock is released
+    /// ([`finish_removal`]).
     pub removed: Vec<Segment>,
     pub shutdown: bool,
     pub stats: WalStats,
@@ -429,11 +430,7 @@ impl Wal {
         let mut state = shared.lock();
         check_not_failed(&state)?;
         let result = truncate_locked(shared, &mut state, from);
-        let result = fail_on_error(&mut state, result);
-        let removed = std::mem::take(&mut state.removed);
-        drop(state);
-        close_in_background(removed);
-        result
+        finish_removal(state, result)
     }
 
     /// Deletes whole segments whose records all have indexes `<= index`. The
@@ -448,11 +445,7 @@ impl Wal {
         let mut state = shared.lock();
         check_not_failed(&state)?;
         let result = purge_locked(shared, &mut state, index);
-        let result = fail_on_error(&mut state, result);
-        let removed = std::mem::take(&mut state.removed);
-        drop(state);
-        close_in_background(removed);
-        result
+        finish_removal(state, result)
     }
 
     /// The index of the oldest record, or `None` if the log is empty.
@@ -776,6 +769,20 @@ fn remove_segment_file(state: &mut State, segment: Segment) -> Result<(), WalErr
         fs::remove_file(&segment.path).map_err(|e| WalError::io("remove", &segment.path, e));
     state.removed.push(segment);
     unlinked
+}
+
+/// Ends a call that may have removed segments: records its outcome under
+/// the lock (as [`fail_on_error`]), then releases the lock and hands the
+/// removed segments to [`close_in_background`].
+fn finish_removal(
+    mut state: MutexGuard<'_, State>,
+    result: Result<(), WalError>,
+) -> Result<(), WalError> {
+    let result = fail_on_error(&mut state, result);
+    let removed = std::mem::take(&mut state.removed);
+    drop(state);
+    close_in_background(removed);
+    result
 }
 
 /// How much of a removed segment's file is freed at a time before it is
