@@ -98,8 +98,8 @@ impl Tally {
         }
     }
 
-    fn record(&mut self, phase: &Phase, sent: Instant, err: i32) {
-        let now = Instant::now();
+    /// Counts one operation sent at `sent` whose outcome was seen at `now`.
+    fn record(&mut self, phase: &Phase, sent: Instant, now: Instant, err: i32) {
         let us = u64::try_from(now.duration_since(sent).as_micros()).unwrap_or(u64::MAX);
         self.latency_us
             .saturating_record(us.clamp(1, LATENCY_US_MAX));
@@ -171,12 +171,16 @@ async fn pipelined(addr: String, args: Arc<BenchArgs>, index: usize, phase: Arc<
             if sent.is_empty() {
                 return Ok(());
             }
-            // At least one reply, then whatever is already buffered.
+            // At least one reply, then whatever is already buffered. Replies
+            // taken from one read arrived together, so they share the time
+            // taken after the read (one clock read per read, not per reply).
+            let mut seen_at = None;
             loop {
                 if let Incoming::Reply { err } = conn.next().await? {
+                    let now = *seen_at.get_or_insert_with(Instant::now);
                     if let Some((at, measured)) = sent.pop_front() {
                         if measured {
-                            tally.record(&phase, at, err);
+                            tally.record(&phase, at, now, err);
                         }
                     }
                 }
@@ -226,12 +230,12 @@ async fn churn(addr: String, args: Arc<BenchArgs>, index: usize, phase: Arc<Phas
         match result {
             Ok(err) => {
                 if measured {
-                    tally.record(&phase, at, err);
+                    tally.record(&phase, at, Instant::now(), err);
                 }
             }
             Err(e) => {
                 if measured {
-                    tally.record(&phase, at, CONNECTION_LOSS);
+                    tally.record(&phase, at, Instant::now(), CONNECTION_LOSS);
                 }
                 tally.failure = Some(format!("churn {index} on {addr}: {e}"));
                 // A server that refuses connections would spin this loop.
@@ -290,7 +294,7 @@ async fn watcher(
         }
         if rounds.measured.load(Relaxed) {
             let sent = phase.start + Duration::from_nanos(rounds.set_at_ns.load(Relaxed));
-            tally.record(&phase, sent, 0);
+            tally.record(&phase, sent, Instant::now(), 0);
         }
         rounds.barrier.wait().await;
         if rounds.finished.load(Relaxed) {
