@@ -36,12 +36,12 @@ const LOCK_FILE_NAME: &str = "LOCK";
 /// (see [`Segment::preallocate`]); capped at the segment size.
 ///
 /// Small, because the next fdatasync writes the zeros out along with the
-/// records and the new file size. At 1 MiB that was the tail of the WAL's
-/// fdatasyncs: under set 16x8 the 2% of them that followed a zero-fill took
-/// p90 / p99 715-867 / 1300-1740 us against 62 / 236-325 for the others.
-/// At 64 KiB the ones that follow a zero-fill take p90 115 us; set 16x8's
-/// fdatasync p99 went from 0.49 to 0.24-0.30 ms and its p90 latency from
-/// 0.8-0.9 to 0.5-0.7 ms (`docs/PERFORMANCE.md`, fifteenth session).
+/// records and the new file size: an fdatasync that follows a zero-fill is
+/// slower than one that does not (p50 113 against 43 us under set 16x8 at
+/// 64 KiB). At 64 KiB instead of 1 MiB, set 16x8's p90 latency went from
+/// 0.8-0.9 to 0.5-0.7 ms and its throughput up about 10%
+/// (`docs/PERFORMANCE.md`, fifteenth and sixteenth sessions; the
+/// fifteenth session's fdatasync percentiles were measured low).
 pub const PREALLOCATE_CHUNK_BYTES: u64 = 64 * 1024;
 
 /// One log record. The WAL does not look inside `payload`.
