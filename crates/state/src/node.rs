@@ -46,7 +46,7 @@ impl StoredStat {
     }
 }
 
-/// One znode, 64 bytes in the node map's slot plus one heap block.
+/// One znode, 48 bytes in the node map's slot plus one heap block.
 ///
 /// The block (`bytes`) holds the node's full path and its data, and before
 /// them the parts of its Stat that only change when the block is rebuilt
@@ -61,11 +61,11 @@ impl StoredStat {
 ///
 /// Only creation, setData and setACL change those fields, and setData
 /// replaces the data (a new block) anyway; a child's creation or deletion
-/// changes the parent's cversion and pzxid, which stay in the slot. So a
-/// never-modified persistent znode stores its Stat in 36 bytes of slot and
-/// 4 of block, where a 64-byte stat, a 16-byte pointer each for the path,
-/// the data and the ACL and a second block cost about 60 bytes more (a
-/// million znodes: 57 MiB). The map finds a node by the path it carries (a
+/// changes the parent's cversion and pzxid, which live with its children
+/// (see `children`), so a leaf stores neither. A never-modified persistent
+/// leaf stores its Stat in 16 bytes of slot and 4 of block, where a
+/// 64-byte stat, a 16-byte pointer each for the path, the data and the ACL
+/// and a second block cost about 70 bytes more (a million znodes: 67 MiB). The map finds a node by the path it carries (a
 /// node never moves: ZooKeeper has no rename). Children are slot numbers
 /// (see `children`); the ACL is a thin shared pointer (see `acl_cache`).
 #[derive(Clone, PartialEq, Eq)]
@@ -73,11 +73,10 @@ pub struct Node {
     bytes: Box<[u8]>,
     /// Shared with every node that has the same ACL (see `acl_cache`).
     pub acl: SharedAcl,
-    pub children: Children,
+    /// The children, and the pzxid and cversion of a node that has had any.
+    children: Children,
     czxid: i64,
     ctime: i64,
-    pzxid: i64,
-    cversion: i32,
 }
 
 impl std::fmt::Debug for Node {
@@ -226,15 +225,31 @@ impl Parts<'_> {
 
 impl Node {
     pub fn new(path: &str, data: &[u8], acl: SharedAcl, stat: StoredStat) -> Self {
+        let mut children = Children::default();
+        children.set_counters(stat.cversion, stat.pzxid, stat.czxid);
         Node {
             bytes: node_bytes(path.as_bytes(), data, &stat),
             acl,
-            children: Children::default(),
+            children,
             czxid: stat.czxid,
             ctime: stat.ctime,
-            pzxid: stat.pzxid,
-            cversion: stat.cversion,
         }
+    }
+
+    /// The node's children (as slots of the node map).
+    pub fn children(&self) -> &Children {
+        &self.children
+    }
+
+    /// Adds the child in `slot`; false if it was already there. Only the
+    /// tree's attach calls this, with the map entry (see `children`).
+    pub(crate) fn add_child(&mut self, slot: u32) -> bool {
+        self.children.insert(slot, self.czxid)
+    }
+
+    /// Removes the child in `slot`; false if it was not there.
+    pub(crate) fn remove_child(&mut self, slot: u32) -> bool {
+        self.children.remove(slot, self.czxid)
     }
 
     /// The node's full path, as bytes (what the node map compares).
@@ -262,24 +277,25 @@ impl Node {
     fn stat_of(&self, parts: &Parts<'_>) -> StoredStat {
         let (mzxid, mtime, version, ephemeral_owner, aversion) =
             parts.stat_over(self.czxid, self.ctime);
+        let (cversion, pzxid) = self.children.counters(self.czxid);
         StoredStat {
             czxid: self.czxid,
             mzxid,
-            pzxid: self.pzxid,
+            pzxid,
             ctime: self.ctime,
             mtime,
             ephemeral_owner,
             version,
-            cversion: self.cversion,
+            cversion,
             aversion,
         }
     }
 
     /// Sets the whole stored Stat; the block is rebuilt only if its part
     /// changes (a rollback of setData or setACL; a parent's cversion and
-    /// pzxid are in the slot).
+    /// pzxid are with its children).
     pub fn set_stat(&mut self, stat: StoredStat) {
-        // The block stays when only the slot's child counters differ.
+        // The block stays when only the child counters differ.
         // czxid and ctime are in the slot too, but the block's fields are
         // stored relative to them, so a change there rebuilds it.
         let slot_only = StoredStat {
@@ -294,27 +310,26 @@ impl Node {
         self.set_slot_stat(&stat);
     }
 
-    /// Stores the slot's part of `stat`.
+    /// Stores the part of `stat` kept outside the block.
     fn set_slot_stat(&mut self, stat: &StoredStat) {
         self.czxid = stat.czxid;
         self.ctime = stat.ctime;
-        self.pzxid = stat.pzxid;
-        self.cversion = stat.cversion;
+        self.children
+            .set_counters(stat.cversion, stat.pzxid, stat.czxid);
     }
 
     /// The stored cversion: child creations (it names sequential children).
     pub fn cversion(&self) -> i32 {
-        self.cversion
+        self.children.counters(self.czxid).0
     }
 
     pub fn pzxid(&self) -> i64 {
-        self.pzxid
+        self.children.counters(self.czxid).1
     }
 
     /// A child was created (`cversion`, `pzxid`) or deleted (`pzxid`).
     pub fn set_children_stat(&mut self, cversion: i32, pzxid: i64) {
-        self.cversion = cversion;
-        self.pzxid = pzxid;
+        self.children.set_counters(cversion, pzxid, self.czxid);
     }
 
     pub fn version(&self) -> i32 {
@@ -486,12 +501,13 @@ mod tests {
     }
 
     /// The node map's slot: path, data and the block's Stat fields behind
-    /// one pointer, the ACL behind a thin one, so 64 bytes (it was 120). A
-    /// field that grows it fails here.
+    /// one pointer, the ACL behind a thin one, the children and their
+    /// counters behind another, so 48 bytes (it was 120, then 64). A field
+    /// that grows it fails here.
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn a_slot_is_64_bytes() {
-        assert_eq!(std::mem::size_of::<Option<Node>>(), 64);
+    fn a_slot_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<Option<Node>>(), 48);
     }
 
     /// A data change keeps the path and takes the new Stat; the block it

@@ -21,7 +21,7 @@ use hashbrown::HashTable;
 use crate::node::Node;
 
 /// Slots per chunk: chunks are allocated whole, so this is the most memory a
-/// map holds beyond its nodes (4096 × 64 bytes ≈ 0.26 MB), and small enough
+/// map holds beyond its nodes (4096 × 48 bytes ≈ 0.2 MB), and small enough
 /// that allocating one never pauses apply noticeably.
 const CHUNK_SLOTS: usize = 4096;
 
@@ -270,7 +270,7 @@ impl NodeMap {
     /// turning each path back into a `&str`.
     pub(crate) fn children_in_order(&self, node: &Node) -> Vec<(u32, &Node)> {
         let mut out: Vec<(u32, &Node)> = node
-            .children
+            .children()
             .slots()
             .filter_map(|slot| self.node_at(slot).map(|n| (slot, n)))
             .collect();

@@ -515,7 +515,7 @@ impl DataTree {
                 };
                 write_node(&mut w, node, acls.index(&node.acl)?)?;
                 written += 1;
-                if !node.children.is_empty() {
+                if !node.children().is_empty() {
                     stack.push(self.nodes.children_in_order(node).into_iter());
                 }
             }

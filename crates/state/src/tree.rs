@@ -269,11 +269,11 @@ impl DataTree {
 
     fn count_descendants(&self, node: &Node) -> usize {
         let mut count = 0;
-        let mut stack: Vec<u32> = node.children.slots().collect();
+        let mut stack: Vec<u32> = node.children().slots().collect();
         while let Some(slot) = stack.pop() {
             count += 1;
             if let Some(n) = self.nodes.node_at(slot) {
-                stack.extend(n.children.slots());
+                stack.extend(n.children().slots());
             }
         }
         count
@@ -326,7 +326,7 @@ impl DataTree {
         let Some(node) = self.nodes.get(path) else {
             return false;
         };
-        if !node.children.is_empty() || path::is_special(path) {
+        if !node.children().is_empty() || path::is_special(path) {
             return false;
         }
         match node.kind(self.extended()) {

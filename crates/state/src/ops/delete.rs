@@ -22,7 +22,7 @@ pub(crate) fn apply(
     tree.check_perm(&parent.acl, Perms::DELETE, ctx.auth)?;
     let node = tree.nodes.get(req.path.as_str()).ok_or(ErrorCode::NoNode)?;
     check_version(node.version(), req.version)?;
-    if !node.children.is_empty() {
+    if !node.children().is_empty() {
         return Err(ErrorCode::NotEmpty);
     }
     tree.delete_node(&req.path, ctx.zxid);

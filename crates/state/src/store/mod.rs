@@ -95,7 +95,7 @@ impl DataTree {
         }
         self.data_size += added_bytes;
         if let Some(p) = parent.and_then(|p| self.nodes.node_at_mut(p)) {
-            p.children.insert(slot);
+            p.add_child(slot);
         }
         Ok(slot)
     }
@@ -105,7 +105,7 @@ impl DataTree {
         let (slot, node) = self.nodes.remove(path)?;
         if let Some((parent, _)) = path::split_last(path) {
             if let Some(p) = self.nodes.get_mut(DataTree::key(parent)) {
-                p.children.remove(slot);
+                p.remove_child(slot);
             }
         }
         match node.kind(self.extended()) {

@@ -110,7 +110,7 @@ impl DataTree {
         let mut visit = |n: &crate::node::Node, stack: &mut Vec<u32>| {
             count += 1;
             bytes += n.data().len() as i64;
-            stack.extend(n.children.slots());
+            stack.extend(n.children().slots());
         };
         let mut stack = Vec::new();
         visit(top, &mut stack);
