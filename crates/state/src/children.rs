@@ -20,8 +20,8 @@
 //! The same box holds the two Stat fields that change with a node's
 //! children: `pzxid` and the stored `cversion` (see `node`). A node that
 //! never had a child has a fresh node's values there (its czxid, and 0),
-//! which the node supplies, so a leaf stores neither: 12 bytes, and with
-//! alignment 16, of its slot (a million leaves: 15 MiB). Once a node has
+//! which the node supplies, so a leaf stores neither: 12 bytes of its slot,
+//! 16 with alignment (a million leaves: 15 MiB). Once a node has
 //! had a child the box stays, as its counters no longer match a fresh
 //! node's; the table's own allocation still goes with the last child.
 
@@ -43,6 +43,17 @@ struct Family {
     slots: HashTable<u32>,
     pzxid: i64,
     cversion: i32,
+}
+
+impl Family {
+    /// A box with no children yet, holding these counters.
+    fn boxed(cversion: i32, pzxid: i64) -> Box<Family> {
+        Box::new(Family {
+            slots: HashTable::new(),
+            pzxid,
+            cversion,
+        })
+    }
 }
 
 impl std::fmt::Debug for Children {
@@ -101,11 +112,7 @@ impl Children {
             family.cversion = cversion;
             family.pzxid = pzxid;
         } else if (cversion, pzxid) != (0, fresh_pzxid) {
-            self.0 = Some(Box::new(Family {
-                slots: HashTable::new(),
-                pzxid,
-                cversion,
-            }));
+            self.0 = Some(Family::boxed(cversion, pzxid));
         }
         self.drop_if_fresh(fresh_pzxid);
     }
@@ -113,13 +120,7 @@ impl Children {
     /// Adds the child in `slot`; false if it was already there.
     /// `fresh_pzxid` as in [`Children::counters`].
     pub fn insert(&mut self, slot: u32, fresh_pzxid: i64) -> bool {
-        let family = self.0.get_or_insert_with(|| {
-            Box::new(Family {
-                slots: HashTable::new(),
-                pzxid: fresh_pzxid,
-                cversion: 0,
-            })
-        });
+        let family = self.0.get_or_insert_with(|| Family::boxed(0, fresh_pzxid));
         if family.slots.find(slot_hash(slot), |&s| s == slot).is_some() {
             return false;
         }

@@ -295,23 +295,23 @@ impl Node {
     /// changes (a rollback of setData or setACL; a parent's cversion and
     /// pzxid are with its children).
     pub fn set_stat(&mut self, stat: StoredStat) {
-        // The block stays when only the child counters differ.
-        // czxid and ctime are in the slot too, but the block's fields are
-        // stored relative to them, so a change there rebuilds it.
-        let slot_only = StoredStat {
+        // The block stays when only the child counters differ. czxid and
+        // ctime are outside it as well, but the block's fields are stored
+        // relative to them, so a change there rebuilds it.
+        let counters_only = StoredStat {
             pzxid: stat.pzxid,
             cversion: stat.cversion,
             ..self.stat()
         };
-        if slot_only != stat {
+        if counters_only != stat {
             let p = parts(&self.bytes);
             self.bytes = node_bytes(p.path, p.data, &stat);
         }
-        self.set_slot_stat(&stat);
+        self.set_stat_outside_block(&stat);
     }
 
     /// Stores the part of `stat` kept outside the block.
-    fn set_slot_stat(&mut self, stat: &StoredStat) {
+    fn set_stat_outside_block(&mut self, stat: &StoredStat) {
         self.czxid = stat.czxid;
         self.ctime = stat.ctime;
         self.children
@@ -354,7 +354,7 @@ impl Node {
     pub fn replace_data(&mut self, data: &[u8], stat: StoredStat) -> NodeBytes {
         let bytes = node_bytes(self.path_bytes(), data, &stat);
         let old = NodeBytes(std::mem::replace(&mut self.bytes, bytes));
-        self.set_slot_stat(&stat);
+        self.set_stat_outside_block(&stat);
         old
     }
 
