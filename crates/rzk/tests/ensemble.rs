@@ -797,6 +797,9 @@ const LAG_BULK_NODES: usize = 3_000;
 /// not only entries below its purge point.
 const LAG_LARGE_WRITES: usize = 160;
 const LAG_LARGE_VALUE_BYTES: usize = 500 * 1024;
+/// The leader's snapCount in this test: also how many entries it keeps
+/// behind each snapshot.
+const LAG_SNAP_COUNT: i64 = 200;
 
 #[test]
 fn lagging_follower_catches_up_by_snapshot_install() {
@@ -811,7 +814,7 @@ fn lagging_follower_catches_up_by_snapshot_install() {
             // 5 ticks of 2 s in ZooKeeper's sample zoo.cfg) keeps the test
             // quick.
             "syncLimit=10",
-            "snapCount=200",
+            &format!("snapCount={LAG_SNAP_COUNT}"),
             "autopurge.purgeInterval=1",
             "autopurge.snapRetainCount=3",
             "maxSessionTimeout=120000",
@@ -900,6 +903,29 @@ fn lagging_follower_catches_up_by_snapshot_install() {
         mntr_number(&ens, leader, "zk_last_purged_index").unwrap_or(-1) > lagging_last_index
             && oldest_segment_first_index(&ens, leader) > Some(oldest_segment_before)
     });
+    // Snapshots are built in the background and lag a burst like this one by
+    // hundreds of entries. Wait until they have caught up and stay put (a
+    // second without a new snapshot, fewer than snapCount entries past the
+    // last): otherwise the leader could send the follower one snapshot, then
+    // build a newer one and purge the entries right after the first, and the
+    // follower would rightly need a second install.
+    let mut last_seen = (-1, Instant::now());
+    eventually(
+        Duration::from_secs(60),
+        "leader's snapshots settled",
+        || {
+            let (Some(log), Some(snap)) = (
+                mntr_number(&ens, leader, "zk_last_log_index"),
+                mntr_number(&ens, leader, "zk_last_snapshot_index"),
+            ) else {
+                return false;
+            };
+            if snap != last_seen.0 {
+                last_seen = (snap, Instant::now());
+            }
+            log - snap < LAG_SNAP_COUNT && last_seen.1.elapsed() >= Duration::from_secs(1)
+        },
+    );
     eprintln!(
         "snapshot catch-up: leader purged through index {:?} (follower had {lagging_last_index}), oldest segment starts at {:?}",
         mntr_number(&ens, leader, "zk_last_purged_index"),
