@@ -715,7 +715,11 @@ fn delete_request(path: String) -> (OpCode, Request) {
 
 /// A numeric `mntr` value (`zk_...`) of server `i`, if it answered one.
 fn mntr_number(ens: &Ensemble, i: usize, key: &str) -> Option<i64> {
-    let text = ens.servers[i].four_letter("mntr").ok()?;
+    mntr_field(&ens.servers[i].four_letter("mntr").ok()?, key)
+}
+
+/// The number under `key` in a `mntr` reply.
+fn mntr_field(text: &str, key: &str) -> Option<i64> {
     text.lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix('\t')?.trim().parse().ok())
 }
@@ -914,9 +918,12 @@ fn lagging_follower_catches_up_by_snapshot_install() {
         Duration::from_secs(60),
         "leader's snapshots settled",
         || {
+            let Ok(text) = ens.servers[leader].four_letter("mntr") else {
+                return false;
+            };
             let (Some(log), Some(snap)) = (
-                mntr_number(&ens, leader, "zk_last_log_index"),
-                mntr_number(&ens, leader, "zk_last_snapshot_index"),
+                mntr_field(&text, "zk_last_log_index"),
+                mntr_field(&text, "zk_last_snapshot_index"),
             ) else {
                 return false;
             };
