@@ -21,9 +21,9 @@
 //! children: `pzxid` and the stored `cversion` (see `node`). A node that
 //! never had a child has a fresh node's values there (its czxid, and 0),
 //! which the node supplies, so a leaf stores neither: 12 bytes of its slot,
-//! 16 with alignment (a million leaves: 15 MiB). Once a node has
-//! had a child the box stays, as its counters no longer match a fresh
-//! node's; the table's own allocation still goes with the last child.
+//! 16 with alignment (a million leaves: 15 MiB). Once a node has had a
+//! child the box stays, as its counters no longer match a fresh node's;
+//! the table's own allocation still goes with the last child.
 
 use hashbrown::HashTable;
 

@@ -65,9 +65,10 @@ impl StoredStat {
 /// (see `children`), so a leaf stores neither. A never-modified persistent
 /// leaf stores its Stat in 16 bytes of slot and 4 of block, where a
 /// 64-byte stat, a 16-byte pointer each for the path, the data and the ACL
-/// and a second block cost about 70 bytes more (a million znodes: 67 MiB). The map finds a node by the path it carries (a
-/// node never moves: ZooKeeper has no rename). Children are slot numbers
-/// (see `children`); the ACL is a thin shared pointer (see `acl_cache`).
+/// and a second block cost about 70 bytes more (a million znodes: 67 MiB).
+/// The map finds a node by the path it carries (a node never moves:
+/// ZooKeeper has no rename). Children are slot numbers (see `children`);
+/// the ACL is a thin shared pointer (see `acl_cache`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Node {
     bytes: Box<[u8]>,
